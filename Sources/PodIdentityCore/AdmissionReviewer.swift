@@ -1,0 +1,147 @@
+import Foundation
+
+/// What the webhook decided for one review; also the `decision` label of its metrics.
+public enum ReviewDecision: String, Sendable, CaseIterable {
+    /// A patch was returned.
+    case mutated
+    /// Associated, but the pod already had everything: no patch.
+    case unchanged
+    /// No association for the pod's service account: no patch.
+    case notAssociated = "not-associated"
+    /// Not a pod creation (another kind, operation or subresource): no patch.
+    case ignored
+    /// The pod could not be decoded: allowed with a warning, or the review itself was rejected.
+    case error
+}
+
+/// The answer to one review, ready to log and to encode.
+public struct ReviewOutcome: Sendable {
+    public var apiVersion: String
+    public var kind: String
+    public var uid: String
+    public var decision: ReviewDecision
+    public var patch: JSONPatch?
+    public var warnings: [String] = []
+    public var namespace: String = ""
+    public var podName: String = ""
+    public var serviceAccount: String = ""
+
+    /// The `AdmissionReview` response JSON, echoing the request's `apiVersion` and `kind`.
+    public var responseBody: Data {
+        var out = "{\"apiVersion\":"
+        JSONValue.writeString(apiVersion, to: &out)
+        out += ",\"kind\":"
+        JSONValue.writeString(kind, to: &out)
+        out += ",\"response\":{\"uid\":"
+        JSONValue.writeString(uid, to: &out)
+        out += ",\"allowed\":true"
+        if let patch, !patch.isEmpty {
+            out += ",\"patchType\":\"JSONPatch\",\"patch\":\""
+            out += patch.jsonData.base64EncodedString()
+            out += "\""
+        }
+        if !warnings.isEmpty {
+            out += ",\"warnings\":"
+            JSONValue.array(warnings.map(JSONValue.string)).write(to: &out)
+        }
+        out += "}}"
+        return Data(out.utf8)
+    }
+}
+
+/// A review that cannot be answered with an `AdmissionReview` at all (HTTP 400).
+public struct ReviewDecodingError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Turns a request body into an outcome: decode, check the kind, look the service account
+/// up, mutate. The lookup is async so a source may wait (bounded) on a cache miss.
+public struct AdmissionReviewer: Sendable {
+    public let mutator: PodMutator
+
+    public init(mutator: PodMutator) {
+        self.mutator = mutator
+    }
+
+    /// Decodes an `AdmissionReview` body, or says precisely why it is not one.
+    public static func decode(_ body: Data) throws(ReviewDecodingError) -> AdmissionReview {
+        guard !body.isEmpty else { throw ReviewDecodingError("empty body: expected an AdmissionReview JSON object") }
+        let review: AdmissionReview
+        do {
+            review = try JSONDecoder().decode(AdmissionReview.self, from: body)
+        } catch let error as DecodingError {
+            switch error {
+            case .dataCorrupted(let context) where context.codingPath.isEmpty:
+                throw ReviewDecodingError("body is not valid JSON: \(context.debugDescription)")
+            case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+                throw ReviewDecodingError("body is JSON but not an object: expected an AdmissionReview")
+            default:
+                throw ReviewDecodingError("not an AdmissionReview: \(PodPayload.describe(error))")
+            }
+        } catch {
+            throw ReviewDecodingError("body is not valid JSON")
+        }
+        guard review.kind == "AdmissionReview" else {
+            throw ReviewDecodingError("kind is \(review.kind.map { "\"\($0)\"" } ?? "missing"), expected \"AdmissionReview\"")
+        }
+        guard let apiVersion = review.apiVersion, AdmissionReview.supportedAPIVersions.contains(apiVersion) else {
+            throw ReviewDecodingError(
+                "apiVersion \(review.apiVersion.map { "\"\($0)\"" } ?? "missing") is not supported, expected one of "
+                    + AdmissionReview.supportedAPIVersions.joined(separator: ", "))
+        }
+        guard review.request != nil else { throw ReviewDecodingError("the AdmissionReview has no request") }
+        return review
+    }
+
+    /// The service account a pod runs as: `serviceAccountName`, else the deprecated
+    /// `serviceAccount`, else `default`.
+    public static func serviceAccountRef(of pod: Pod, requestNamespace: String?) -> ServiceAccountRef {
+        let namespace = [requestNamespace, pod.metadata?.namespace].compactMap { $0 }.first { !$0.isEmpty } ?? ""
+        let name = [pod.spec?.serviceAccountName, pod.spec?.serviceAccount].compactMap { $0 }.first { !$0.isEmpty }
+        return ServiceAccountRef(namespace: namespace, name: name ?? "default")
+    }
+
+    /// Answers one review body.
+    public func review(
+        _ body: Data, isAssociated: (ServiceAccountRef) async -> Bool
+    ) async throws(ReviewDecodingError) -> ReviewOutcome {
+        let review = try AdmissionReviewer.decode(body)
+        return await answer(review, isAssociated: isAssociated)
+    }
+
+    /// Answers a decoded review.
+    public func answer(
+        _ review: AdmissionReview, isAssociated: (ServiceAccountRef) async -> Bool
+    ) async -> ReviewOutcome {
+        let request = review.request!
+        var outcome = ReviewOutcome(
+            apiVersion: review.apiVersion ?? "admission.k8s.io/v1", kind: review.kind ?? "AdmissionReview",
+            uid: request.uid, decision: .ignored, namespace: request.namespace ?? "")
+        guard request.isPodCreation else { return outcome }
+        guard let pod = request.object?.pod else {
+            outcome.decision = .error
+            outcome.warnings = [
+                "pod-identity-webhook: pod not mutated, its object could not be decoded: "
+                    + (request.object?.problem ?? "the request has no object")
+            ]
+            return outcome
+        }
+        let ref = AdmissionReviewer.serviceAccountRef(of: pod, requestNamespace: request.namespace)
+        outcome.namespace = ref.namespace
+        outcome.serviceAccount = ref.name
+        outcome.podName = pod.displayName
+        guard await isAssociated(ref) else {
+            outcome.decision = .notAssociated
+            return outcome
+        }
+        let operations = mutator.patch(for: pod)
+        if operations.isEmpty {
+            outcome.decision = .unchanged
+        } else {
+            outcome.decision = .mutated
+            outcome.patch = JSONPatch(operations)
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,35 @@
+import PodIdentityCore
+import ServiceLifecycle
+
+/// Where associations come from: the flags, a file, or (later) the EKS API.
+///
+/// A source is a ServiceLifecycle `Service`: its `run()` does the background work (file
+/// watching, polling) and returns on graceful shutdown.
+public protocol AssociationSource: Service {
+    /// The pairs known right now.
+    var snapshot: AssociationSnapshot { get }
+    /// True once the source has loaded at least once; `/readyz` reports it.
+    var isReady: Bool { get }
+    /// Whether pods of `ref` get Pod Identity. May wait, bounded, to ask upstream on a miss.
+    func isAssociated(_ ref: ServiceAccountRef) async -> Bool
+}
+
+extension AssociationSource {
+    public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
+        snapshot.contains(ref)
+    }
+}
+
+/// A fixed set of pairs, from `--association NS/SA` flags or `serve --dev`.
+public struct StaticAssociationSource: AssociationSource {
+    public let snapshot: AssociationSnapshot
+    public var isReady: Bool { true }
+
+    public init(_ refs: [ServiceAccountRef], source: String = "flags") {
+        snapshot = AssociationSnapshot(refs, source: source)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+    }
+}

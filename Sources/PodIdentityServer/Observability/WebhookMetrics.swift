@@ -1,0 +1,61 @@
+import CoreMetrics
+import Foundation
+import PodIdentityCore
+import Prometheus
+
+/// The webhook's metrics, made through swift-metrics from an injected factory so that each
+/// server (and each test) has its own registry.
+public final class WebhookMetrics: Sendable {
+    public static let reviewsLabel = "pod_identity_webhook_reviews_total"
+    public static let rejectedLabel = "pod_identity_webhook_rejected_requests_total"
+    public static let durationLabel = "pod_identity_webhook_review_duration_seconds"
+    public static let associationsLabel = "pod_identity_webhook_associations"
+
+    /// Buckets from 50 µs: a review normally takes well under a millisecond.
+    public static let durationBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+    ]
+
+    public let registry: PrometheusCollectorRegistry
+    private let reviews: [ReviewDecision: CoreMetrics.Counter]
+    private let duration: CoreMetrics.Timer
+    private let associations: CoreMetrics.Meter
+    private let factory: PrometheusMetricsFactory
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [Self.durationLabel: Self.durationBuckets]
+        self.factory = factory
+        reviews = Dictionary(
+            uniqueKeysWithValues: ReviewDecision.allCases.map {
+                ($0, CoreMetrics.Counter(label: Self.reviewsLabel, dimensions: [("decision", $0.rawValue)], factory: factory))
+            })
+        duration = CoreMetrics.Timer(label: Self.durationLabel, factory: factory)
+        associations = CoreMetrics.Meter(label: Self.associationsLabel, factory: factory)
+    }
+
+    /// Counts a review answered with an `AdmissionReview`, and its latency.
+    public func record(_ decision: ReviewDecision, duration nanoseconds: Int64) {
+        reviews[decision]?.increment()
+        duration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts a request refused with an HTTP error (`status` 400, 408, 413, 415…).
+    public func recordRejected(status: Int) {
+        CoreMetrics.Counter(label: Self.rejectedLabel, dimensions: [("status", String(status))], factory: factory).increment()
+    }
+
+    public func setAssociations(_ count: Int) {
+        associations.set(count)
+    }
+
+    /// The Prometheus text exposition of everything recorded.
+    public func exposition() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
+import Logging
+import NIOCore
+import PodIdentityCore
+import ServiceLifecycle
+import UnixSignals
+
+/// The production server: the HTTPS webhook, the plain-HTTP metrics listener, and the
+/// background services (association source, certificate reloader) as one ServiceGroup.
+///
+/// Tests build exactly this with port 0 and read the bound ports from `onListening`.
+public struct WebhookServer: Sendable {
+    public let configuration: WebhookConfiguration
+    public let source: any AssociationSource
+    public let certificates: CertificateStore
+    public let metrics: WebhookMetrics
+    public let logger: Logger
+    private let random: any RandomSource
+
+    public init(
+        configuration: WebhookConfiguration,
+        source: any AssociationSource,
+        certificates: CertificateStore,
+        metrics: WebhookMetrics = WebhookMetrics(),
+        random: any RandomSource = SystemRandomSource(),
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.source = source
+        self.certificates = certificates
+        self.metrics = metrics
+        self.random = random
+        self.logger = logger
+    }
+
+    /// Which listener came up on which port.
+    public enum Listener: Sendable { case webhook, metrics }
+
+    /// Builds the service group. `onListening` is told each bound port.
+    public func makeServiceGroup(
+        gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+        onListening: @escaping @Sendable (Listener, Int) async -> Void = { _, _ in }
+    ) throws -> ServiceGroup {
+        let webhook = try makeWebhookApplication { await onListening(.webhook, $0) }
+        let metricsApp = makeMetricsApplication { await onListening(.metrics, $0) }
+        // Dependency order: sources and certificates first, listeners last, so shutdown
+        // stops accepting reviews before anything they need goes away.
+        return ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: source), .init(service: certificates), .init(service: metricsApp),
+                    .init(service: webhook),
+                ],
+                gracefulShutdownSignals: gracefulShutdownSignals,
+                cancellationSignals: [],
+                logger: logger
+            ))
+    }
+
+    func makeWebhookApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+        let router = Router()
+        let handler = MutateHandler(
+            reviewer: AdmissionReviewer(mutator: PodMutator(settings: configuration.mutation, random: random)),
+            source: source, metrics: metrics, maxBodySize: configuration.maxBodySize,
+            readTimeout: configuration.readTimeout)
+        router.post("/mutate") { request, context in
+            try await handler.handle(request, logger: context.logger)
+        }
+        addHealthRoutes(to: router)
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .init(configuration.idleTimeout))
+        let server = try HTTPServerBuilder.http2Upgrade(
+            tlsConfiguration: certificates.tlsConfiguration(minimumVersion: configuration.tlsMinimumVersion),
+            configuration: .init(
+                idleTimeout: configuration.idleTimeout, gracefulCloseTimeout: .seconds(10), streamConfiguration: http1))
+        return Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    func makeMetricsApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        let metrics = self.metrics, source = self.source
+        router.get("/metrics") { _, _ in
+            metrics.setAssociations(source.snapshot.count)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(
+                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
+        }
+        addHealthRoutes(to: router)
+        if configuration.debuggingHandlers {
+            router.get("/debug/associations") { _, _ in
+                let snapshot = source.snapshot
+                let body = JSONValue.object([
+                    "source": .string(snapshot.source),
+                    "ready": .bool(source.isReady),
+                    "count": .integer(Int64(snapshot.count)),
+                    "snapshotAgeSeconds": .number((Date().timeIntervalSince(snapshot.createdAt) * 1000).rounded() / 1000),
+                    "associations": .array(
+                        snapshot.serviceAccounts.sorted().map {
+                            .object(["namespace": .string($0.namespace), "serviceAccount": .string($0.name)])
+                        }),
+                ])
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
+            }
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    private func addHealthRoutes(to router: Router<BasicRequestContext>) {
+        let source = self.source
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ -> Response in
+            guard source.isReady else {
+                return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "associations not loaded yet\n")))
+            }
+            return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+    }
+}

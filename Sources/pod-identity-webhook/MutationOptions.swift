@@ -1,0 +1,69 @@
+import ArgumentParser
+import PodIdentityCore
+
+/// The mutation flags, shared by `serve` and `mutate`, named and defaulted like the reference's.
+struct MutationOptions: ParsableArguments {
+    @Option(help: "Audience of the projected service-account token.")
+    var containerCredentialsAudience = MutationSettings().audience
+
+    @Option(help: "Where the token volume is mounted in containers.")
+    var containerCredentialsTokenMountPath = MutationSettings().mountPath
+
+    @Option(help: "Name of the projected token volume and of its mounts.")
+    var containerCredentialsTokenVolumeName = MutationSettings().volumeName
+
+    @Option(help: "File name of the token inside the volume.")
+    var containerCredentialsTokenPath = MutationSettings().tokenPath
+
+    @Option(help: "Value of AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity Agent; use http://[fd00:ec2::23]/v1/credentials on IPv6 clusters).")
+    var containerCredentialsFullUri = MutationSettings().fullURI
+
+    @Option(help: "Default token lifetime in seconds (600 to 86400); the pod annotation eks.amazonaws.com/token-expiration overrides it.")
+    var tokenExpiration: Int64 = MutationSettings().tokenExpiration
+
+    @Flag(inversion: .prefixedNo, help: "With the default 86400 s lifetime, pick a random lifetime in [79200, 86400] so token refreshes spread out.")
+    var tokenExpirationJitter = true
+
+    @Option(help: "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value.")
+    var awsDefaultRegion: String?
+
+    @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional.")
+    var stsRegionalEndpoint = false
+
+    func settings() throws -> MutationSettings {
+        var settings = MutationSettings()
+        settings.audience = containerCredentialsAudience
+        settings.mountPath = containerCredentialsTokenMountPath
+        settings.volumeName = containerCredentialsTokenVolumeName
+        settings.tokenPath = containerCredentialsTokenPath
+        settings.fullURI = containerCredentialsFullUri
+        // As the reference does, a lifetime under the API server's minimum is raised to it.
+        settings.tokenExpiration = max(tokenExpiration, MutationSettings.minimumTokenExpiration)
+        settings.tokenExpirationJitter = tokenExpirationJitter
+        settings.region = awsDefaultRegion.flatMap { $0.isEmpty ? nil : $0 }
+        settings.regionalSTS = stsRegionalEndpoint
+        if let problem = settings.validationError() {
+            throw ValidationError(problem)
+        }
+        return settings
+    }
+}
+
+/// `--association` and `--associations-file`, shared by `serve` and `mutate`.
+struct AssociationOptions: ParsableArguments {
+    @Option(name: .customLong("association"), help: ArgumentHelp("A NAMESPACE/SERVICEACCOUNT pair to treat as associated (repeatable).", valueName: "ns/sa"))
+    var associations: [String] = []
+
+    @Option(name: [.customLong("associations-file"), .customLong("watch-container-credentials-config")],
+        help: ArgumentHelp("YAML or JSON file of {namespace, serviceAccount} entries (or the reference's {\"identities\": [...]}), re-read when it changes.", valueName: "path"))
+    var associationsFile: String?
+
+    func refs() throws -> [ServiceAccountRef] {
+        try associations.map {
+            guard let ref = ServiceAccountRef(parsing: $0) else {
+                throw ValidationError("--association \"\($0)\" is not NAMESPACE/SERVICEACCOUNT")
+            }
+            return ref
+        }
+    }
+}
