@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "PodIdentityCoreTests",
             dependencies: ["PodIdentityCore", "PodIdentityServer"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,108 @@
+import Foundation
+import PodIdentityCore
+import PodIdentityServer
+import Testing
+
+/// Every fixture under Fixtures/mutation is one case: its review goes through the same
+/// `AdmissionReviewer` the server uses, and the resulting pod must equal the fixture's
+/// expected pod, by our patch applier and by the real `kubectl patch --local`.
+@Suite("Mutation fixtures")
+struct MutationFixtureTests {
+    struct Result {
+        var outcome: ReviewOutcome
+        var random: FixedRandomSource
+    }
+
+    static func review(_ fixture: Fixture) async throws -> Result {
+        let random = FixedRandomSource(fixture.randomValue)
+        let reviewer = AdmissionReviewer(mutator: PodMutator(settings: try fixture.settings(), random: random))
+        let associations = fixture.associations
+        let outcome = try await reviewer.review(try fixture.reviewBody()) { associations.contains($0) }
+        return Result(outcome: outcome, random: random)
+    }
+
+    @Test("there are enough fixtures to cover the contract")
+    func fixtureCount() {
+        #expect(Fixture.all.count >= 40)
+    }
+
+    @Test("the pod after the patch is the expected pod", arguments: Fixture.all)
+    func resultingPod(_ fixture: Fixture) async throws {
+        #expect(fixture.loadError == nil, "\(fixture.name) does not parse: \(fixture.loadError ?? "")")
+        #expect(fixture.document["description"]?.stringValue?.isEmpty == false, "every fixture says what it proves")
+        let result = try await Self.review(fixture)
+        let outcome = result.outcome
+        #expect(outcome.uid == "uid-\(fixture.name)")
+        if fixture.expectedPatched {
+            let patch = try #require(outcome.patch, "expected a patch: \(fixture.description)")
+            #expect(outcome.decision == .mutated)
+            #expect(patch.operations.allSatisfy { $0.op == .add }, "the webhook only ever adds")
+            let pod = try #require(fixture.pod)
+            let expected = try #require(fixture.expectedPod)
+            let mutated = try patch.apply(to: pod)
+            #expect(mutated == expected, "\(fixture.name): \(fixture.description)\nactual: \(mutated.jsonString)")
+        } else {
+            #expect(outcome.patch == nil, "expected no patch: \(fixture.description)")
+            #expect(outcome.decision != .mutated)
+        }
+        if let warning = fixture.expectedWarning {
+            #expect(outcome.warnings.contains { $0.contains(warning) }, "warnings: \(outcome.warnings)")
+            #expect(outcome.decision == .error)
+        } else {
+            #expect(outcome.warnings.isEmpty)
+        }
+        for range in result.random.requestedRanges {
+            #expect(range == MutationSettings.jitterFloor...MutationSettings.maximumTokenExpiration)
+        }
+    }
+
+    @Test("kubectl patch --local gives the same pod", arguments: Fixture.all.filter(\.expectedPatched))
+    func kubectlAgrees(_ fixture: Fixture) async throws {
+        let outcome = try await Self.review(fixture).outcome
+        let patch = try #require(outcome.patch)
+        let directory = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let podFile = directory.appendingPathComponent("pod.json"), patchFile = directory.appendingPathComponent("patch.json")
+        try #require(fixture.pod).jsonData.write(to: podFile)
+        try patch.jsonData.write(to: patchFile)
+        let output = try Tools.run(
+            Tools.kubectl, ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
+        #expect(output.status == 0, "kubectl: \(output.stderr)")
+        let patched = try JSONValue.parse(output.stdout)
+        #expect(patched == fixture.expectedPod, "\(fixture.name): kubectl's pod differs: \(patched.jsonString)")
+    }
+
+    @Test("every input and resulting pod is valid against the newest Kubernetes schema, strictly")
+    func schemaValid() async throws {
+        let directory = try Tools.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var allowed: [String: Set<String>] = [:]
+        for fixture in Fixture.all {
+            var pods: [(String, JSONValue)] = []
+            if let pod = fixture.pod { pods.append(("input", pod)) }
+            if let expected = fixture.expectedPod { pods.append(("expected", expected)) }
+            if fixture.expectedPatched, let pod = fixture.pod, let patch = try await Self.review(fixture).outcome.patch {
+                pods.append(("mutated", try patch.apply(to: pod)))
+            }
+            for (role, pod) in pods {
+                let file = directory.appendingPathComponent("\(fixture.name)-\(role).json")
+                try pod.jsonData.write(to: file)
+                allowed[file.path] = fixture.unknownFields
+            }
+        }
+        let script = Tools.repositoryRoot.appendingPathComponent("scripts/validate-objects.py").path
+        let output = try Tools.run(Tools.validatorPython, [script] + allowed.keys.sorted())
+        #expect(output.status == 0, "validator: \(output.stderr)")
+        let lines = String(decoding: output.stdout, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == allowed.count)
+        for line in lines {
+            let report = try JSONValue.parse(Data(line.utf8))
+            let file = try #require(report["file"]?.stringValue)
+            #expect(report["error"] == .null, "\(file): \(report["error"]?.jsonString ?? "")")
+            guard case .array(let unknown)? = report["unknown"] else { continue }
+            let found = Set(unknown.compactMap(\.stringValue))
+            #expect(found == allowed[file], "\(file): unknown fields \(found), declared \(allowed[file] ?? [])")
+            #expect(report["version"]?.stringValue?.hasPrefix("1.") == true)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import PodIdentityCore
+import PodIdentityServer
+import Synchronization
+import Testing
+
+/// One self-describing mutation fixture (see Fixtures/README.md): input pod, settings,
+/// associations, request shape, and the expected result.
+struct Fixture: CustomTestStringConvertible, Sendable {
+    let name: String
+    let document: JSONValue
+    var loadError: String? = nil
+
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/mutation")
+
+    static let all: [Fixture] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".json") }.sorted().map { file in
+            do {
+                let data = try Data(contentsOf: directory.appendingPathComponent(file))
+                return Fixture(name: file, document: try Documents.parse(data))
+            } catch {
+                // A broken fixture fails its own test instead of the whole run.
+                return Fixture(name: file, document: .null, loadError: "\(error)")
+            }
+        }
+    }()
+
+    var testDescription: String { name }
+    var description: String { document["description"]?.stringValue ?? "" }
+    var pod: JSONValue? { document["pod"] }
+    var expectedPatched: Bool { document["expect"]?["patched"] == .bool(true) }
+    var expectedPod: JSONValue? { document["expect"]?["pod"] }
+    var expectedWarning: String? { document["expect"]?["warning"]?.stringValue }
+    var unknownFields: Set<String> {
+        guard case .array(let items)? = document["unknownFields"] else { return [] }
+        return Set(items.compactMap(\.stringValue).map(Fixture.dotted))
+    }
+
+    /// `spec.containers[0].x` → `spec.containers.0.x`, the validator's spelling.
+    static func dotted(_ path: String) -> String {
+        path.replacingOccurrences(of: "[", with: ".").replacingOccurrences(of: "]", with: "")
+    }
+
+    var randomValue: Int64 {
+        if case .integer(let value)? = document["random"] { return value }
+        return MutationSettings.jitterFloor
+    }
+
+    func settings() throws -> MutationSettings {
+        var settings = MutationSettings()
+        guard case .object(let members)? = document["settings"] else { return settings }
+        for (key, value) in members {
+            switch (key, value) {
+            case ("aws-default-region", .string(let region)): settings.region = region
+            case ("sts-regional-endpoint", .bool(let on)): settings.regionalSTS = on
+            case ("token-expiration", .integer(let seconds)): settings.tokenExpiration = seconds
+            case ("token-expiration-jitter", .bool(let on)): settings.tokenExpirationJitter = on
+            case ("container-credentials-audience", .string(let text)): settings.audience = text
+            case ("container-credentials-token-mount-path", .string(let text)): settings.mountPath = text
+            case ("container-credentials-token-volume-name", .string(let text)): settings.volumeName = text
+            case ("container-credentials-token-path", .string(let text)): settings.tokenPath = text
+            case ("container-credentials-full-uri", .string(let text)): settings.fullURI = text
+            default: throw FixtureError("\(name): unknown setting \(key) = \(value.jsonString)")
+            }
+        }
+        return settings
+    }
+
+    var associations: AssociationSnapshot {
+        guard case .array(let items)? = document["associations"] else { return .empty }
+        return AssociationSnapshot(items.compactMap { $0.stringValue.flatMap(ServiceAccountRef.init(parsing:)) }, source: name)
+    }
+
+    /// The AdmissionReview body the API server would send for this fixture.
+    func reviewBody() throws -> Data {
+        let request = document["request"]
+        var members: [String: JSONValue] = [
+            "uid": .string("uid-\(name)"),
+            "kind": .object([
+                "group": "", "version": "v1", "kind": request?["kind"] ?? "Pod",
+            ]),
+            "resource": .object(["group": "", "version": "v1", "resource": "pods"]),
+            "operation": request?["operation"] ?? "CREATE",
+        ]
+        if let namespace = request?["namespace"] { members["namespace"] = namespace }
+        if case .string(let subResource)? = request?["subResource"], !subResource.isEmpty {
+            members["subResource"] = .string(subResource)
+        }
+        var body = JSONValue.object([
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(members),
+        ]).jsonString
+        if let raw = request?["objectRaw"]?.stringValue {
+            // Splice the raw (possibly malformed-as-a-Pod) object text in as-is.
+            body.removeLast(2)
+            body += ",\"object\":\(raw)}}"
+        } else if let pod {
+            body.removeLast(2)
+            body += ",\"object\":\(pod.jsonString)}}"
+        }
+        return Data(body.utf8)
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A random source that returns one fixed value and remembers the ranges it was asked for.
+final class FixedRandomSource: RandomSource {
+    let value: Int64
+    private let ranges = Mutex<[ClosedRange<Int64>]>([])
+
+    init(_ value: Int64) { self.value = value }
+
+    func int64(in range: ClosedRange<Int64>) -> Int64 {
+        ranges.withLock { $0.append(range) }
+        return value
+    }
+
+    var requestedRanges: [ClosedRange<Int64>] { ranges.withLock { $0 } }
+}
