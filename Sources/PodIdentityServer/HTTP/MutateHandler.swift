@@ -64,7 +64,7 @@ struct MutateHandler: Sendable {
             group.addTask {
                 do {
                     return try await request.body.collect(upTo: limit)
-                } catch let error as HTTPError where error.status == .contentTooLarge {
+                } catch is NIOTooManyBytesError {
                     throw HTTPError(.contentTooLarge, message: "request body is larger than \(limit) bytes")
                 }
             }

@@ -27,7 +27,8 @@ public enum DevCertificate {
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
+                // No KeyUsage: with one, verifiers require keyCertSign before they accept the
+                // self-signature of a certificate that is its own trust anchor.
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(names)
             },
