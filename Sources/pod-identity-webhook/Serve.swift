@@ -103,7 +103,7 @@ struct Serve: AsyncParsableCommand {
         let group = try server.makeServiceGroup { listener, port in
             logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])
             if isDev && listener == .webhook {
-                print(DevExample.banner(port: port))
+                FileHandle.standardOutput.write(Data((DevExample.banner(port: port) + "\n").utf8))
             }
         }
         try await group.run()

@@ -1,0 +1,250 @@
+import Foundation
+import PodIdentityCore
+import PodIdentityServer
+import Testing
+
+/// The real `pod-identity-webhook` binary, run the way users run it.
+@Suite("Command line", .serialized)
+struct CommandLineTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary next to this test bundle (both are built by `swift build --build-tests`).
+    static var binary: String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pod-identity-webhook"),
+            repositoryRoot.appendingPathComponent(".build/debug/pod-identity-webhook"),
+        ]
+        return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]).path
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Output {
+        try runTool(binary, arguments, stdin: stdin, environment: environment)
+    }
+
+    static func runTool(_ tool: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("POD_IDENTITY_WEBHOOK_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outFile = directory.appendingPathComponent("out"), errFile = directory.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: outFile)
+        process.standardError = try FileHandle(forWritingTo: errFile)
+        if let stdin {
+            let inFile = directory.appendingPathComponent("in")
+            try stdin.write(to: inFile)
+            process.standardInput = try FileHandle(forReadingFrom: inFile)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: try Data(contentsOf: outFile), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: errFile), as: UTF8.self))
+    }
+
+    static let podYAML = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+          namespace: shop
+        spec:
+          serviceAccountName: checkout
+          containers:
+          - name: app
+            image: nginx
+            env:
+            - name: EXISTING
+              value: "1"
+        """
+
+    @Test("mutate -o patch gives a patch that kubectl patch --local applies to the same pod as -o json")
+    func mutatePatchAgreesWithKubectl() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-mutate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let podFile = directory.appendingPathComponent("pod.yaml")
+        try Data(Self.podYAML.utf8).write(to: podFile)
+        let flags = ["--association", "shop/checkout", "--no-token-expiration-jitter", "--aws-default-region", "eu-west-1"]
+        let patch = try Self.run(["mutate", podFile.path, "-o", "patch"] + flags)
+        #expect(patch.status == 0, "\(patch.stderr)")
+        #expect(patch.stderr.contains("shop/web service account checkout: mutated"))
+        let patchFile = directory.appendingPathComponent("patch.json")
+        try Data(patch.stdout.utf8).write(to: patchFile)
+        let kubectl = try Self.runTool(
+            ProcessInfo.processInfo.environment["KUBECTL"] ?? "/usr/bin/kubectl",
+            ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
+        #expect(kubectl.status == 0, "\(kubectl.stderr)")
+        let json = try Self.run(["mutate", podFile.path, "-o", "json"] + flags)
+        #expect(json.status == 0)
+        let ours = try JSONValue.parse(Data(json.stdout.utf8)), theirs = try JSONValue.parse(Data(kubectl.stdout.utf8))
+        #expect(ours == theirs)
+        guard case .array(let env)? = ours["spec"]?["containers"]?.firstElement?["env"] else {
+            Issue.record("no env in \(json.stdout)")
+            return
+        }
+        #expect(env.compactMap { $0["name"]?.stringValue } == [
+            "EXISTING", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        ])
+        #expect(ours["spec"]?["volumes"]?.firstElement?["projected"]?["sources"]?.firstElement?["serviceAccountToken"]?["expirationSeconds"] == 86400)
+    }
+
+    @Test("mutate reads YAML from stdin and prints YAML; reads a whole AdmissionReview too")
+    func mutateStdinAndReview() throws {
+        let yaml = try Self.run(["mutate", "-"], stdin: Data(Self.podYAML.utf8))
+        #expect(yaml.status == 0, "\(yaml.stderr)")
+        let pod = try Documents.parse(Data(yaml.stdout.utf8))
+        #expect(pod["metadata"]?["labels"]?["eks.amazonaws.com/pod-identity"] == "enabled")
+        #expect(pod["spec"]?["containers"]?.firstElement?["env"]?.firstElement?["value"] == "1", "\"1\" stays a string")
+
+        let review = Reviews.body(object: try Documents.parse(Data(Self.podYAML.utf8)))
+        let notAssociated = try Self.run(["mutate", "-o", "patch", "--association", "other/sa"], stdin: review)
+        #expect(notAssociated.status == 0)
+        #expect(notAssociated.stderr.contains("not-associated"))
+        #expect(notAssociated.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+    }
+
+    @Test("bad input exits non-zero with a clear message on stderr and nothing on stdout", arguments: [
+        ("not: [valid", "neither valid JSON nor valid YAML"),
+        ("kind: Service\napiVersion: v1\n", "expected a Pod or an AdmissionReview"),
+        ("", "input is empty"),
+    ])
+    func mutateBadInput(_ input: String, _ message: String) throws {
+        let output = try Self.run(["mutate"], stdin: Data(input.utf8))
+        #expect(output.status != 0)
+        #expect(output.stderr.contains(message), "\(output.stderr)")
+        #expect(output.stdout.isEmpty)
+    }
+
+    @Test("a missing file and a bad flag value are clear errors")
+    func mutateBadArguments() throws {
+        let missing = try Self.run(["mutate", "/nonexistent/pod.yaml"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read /nonexistent/pod.yaml"))
+        let badAssociation = try Self.run(["mutate", "--association", "nope"], stdin: Data(Self.podYAML.utf8))
+        #expect(badAssociation.status != 0)
+        #expect(badAssociation.stderr.contains("is not NAMESPACE/SERVICEACCOUNT"))
+        let badExpiration = try Self.run(["mutate", "--token-expiration", "100000"], stdin: Data(Self.podYAML.utf8))
+        #expect(badExpiration.status != 0)
+        #expect(badExpiration.stderr.contains("--token-expiration must be between 600 and 86400"))
+    }
+
+    @Test("boolean flags take --name, --name=true and --name=false; the environment fills what flags leave out")
+    func booleanFlagsAndEnvironment() throws {
+        func env(_ arguments: [String], _ environment: [String: String] = [:]) throws -> [String] {
+            let output = try Self.run(["mutate", "-o", "json"] + arguments, stdin: Data(Self.podYAML.utf8), environment: environment)
+            #expect(output.status == 0, "\(output.stderr)")
+            guard case .array(let env)? = try JSONValue.parse(Data(output.stdout.utf8))["spec"]?["containers"]?.firstElement?["env"] else {
+                return []
+            }
+            return env.compactMap { $0["name"]?.stringValue }
+        }
+        #expect(try env(["--sts-regional-endpoint"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(try env(["--sts-regional-endpoint=true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(!(try env(["--sts-regional-endpoint=false"]).contains("AWS_STS_REGIONAL_ENDPOINTS")))
+        #expect(try env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(!(try env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
+            .contains("AWS_STS_REGIONAL_ENDPOINTS")), "the command line wins")
+        #expect(try env([], ["POD_IDENTITY_WEBHOOK_AWS_DEFAULT_REGION": "ap-south-1"]).contains("AWS_REGION"))
+        let jitterOff = try Self.run(
+            ["mutate", "-o", "json"], stdin: Data(Self.podYAML.utf8),
+            environment: ["POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION_JITTER": "false", "POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION": "3600"])
+        #expect(jitterOff.stdout.contains("\"expirationSeconds\": 3600"))
+    }
+
+    @Test("serve accepts the reference's flags: those that mean something here, and the rest with a warning")
+    func referenceFlags() throws {
+        let output = try Self.run([
+            "--in-cluster=false", "--kubeconfig", "/tmp/kc", "--namespace=eks", "--annotation-prefix", "eks.amazonaws.com",
+            "--token-expiration=86400", "--sts-regional-endpoint=false", "--port=8443", "--version",
+        ])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout.contains(PodIdentityVersion.current))
+        for flag in ["in-cluster", "kubeconfig", "namespace", "annotation-prefix"] {
+            #expect(output.stderr.contains("--\(flag) of the reference webhook has no effect"))
+        }
+    }
+
+    @Test("serve --help documents every flag and the environment variables")
+    func serveHelp() throws {
+        let output = try Self.run(["serve", "--help"])
+        #expect(output.status == 0)
+        for flag in [
+            "--port", "--metrics-port", "--tls-cert", "--tls-key", "--tls-min-version", "--associations-file",
+            "--association", "--container-credentials-audience", "--container-credentials-token-mount-path",
+            "--container-credentials-token-volume-name", "--container-credentials-token-path",
+            "--container-credentials-full-uri", "--token-expiration", "--token-expiration-jitter", "--aws-default-region",
+            "--sts-regional-endpoint", "--log-format", "--log-level", "--dev", "--watch-container-credentials-config",
+            "--enable-debugging-handlers", "--read-timeout", "--idle-timeout",
+        ] {
+            #expect(output.stdout.contains(flag), "\(flag) missing from serve --help")
+        }
+        #expect(output.stdout.contains("POD_IDENTITY_WEBHOOK_"))
+    }
+
+    @Test("serve without a certificate says what is missing and how to get going")
+    func serveWithoutCertificate() throws {
+        let output = try Self.run(["serve", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "/nonexistent/tls.key"])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("cannot read --tls-cert /nonexistent/tls.crt"))
+        #expect(output.stderr.contains("--dev"))
+    }
+
+    @Test("serve --dev prints a curl that works as pasted, and SIGTERM stops it cleanly")
+    func serveDev() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // If the banner never comes, stop the server so the read below ends.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            if process.isRunning { process.terminate() }
+        }
+        defer { watchdog.cancel() }
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !text.contains("Decode the patch"), ContinuousClock.now < deadline {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let curl = try #require(text.split(separator: "\n").first { $0.hasPrefix("curl ") }, "no curl in: \(text)")
+        let answer = try Self.runTool("/bin/bash", ["-c", String(curl)])
+        #expect(answer.status == 0, "\(answer.stderr)")
+        let review = try JSONValue.parse(Data(answer.stdout.utf8))
+        #expect(review["response"]?["allowed"] == true)
+        #expect(review["response"]?["patchType"] == "JSONPatch")
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}
+
+extension JSONValue {
+    var firstElement: JSONValue? {
+        if case .array(let items) = self { return items.first }
+        return nil
+    }
+}

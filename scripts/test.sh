@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of the project: sets up what the tests call (a Python venv with
+# kubernetes-validate; kubectl must be installed), builds, then runs `swift test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "error: kubectl is required (the tests apply every patch with kubectl patch --local)" >&2
+  exit 1
+fi
+
+if ! .venv/bin/python -c 'import kubernetes_validate' >/dev/null 2>&1; then
+  echo "==> creating .venv with kubernetes-validate (Kubernetes JSON schemas, offline)"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet kubernetes-validate
+fi
+
+echo "==> swift build --build-tests"
+swift build --build-tests
+echo "==> swift test"
+KUBECTL="$(command -v kubectl)" swift test --skip-build
