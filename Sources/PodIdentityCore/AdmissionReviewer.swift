@@ -83,7 +83,8 @@ public struct AdmissionReviewer: Sendable {
             throw ReviewDecodingError("body is not valid JSON")
         }
         guard review.kind == "AdmissionReview" else {
-            throw ReviewDecodingError("kind is \(review.kind.map { "\"\($0)\"" } ?? "missing"), expected \"AdmissionReview\"")
+            throw ReviewDecodingError(
+                "kind is \(review.kind.map { "\"\($0)\"" } ?? "missing"), expected \"AdmissionReview\"")
         }
         guard let apiVersion = review.apiVersion, AdmissionReview.supportedAPIVersions.contains(apiVersion) else {
             throw ReviewDecodingError(

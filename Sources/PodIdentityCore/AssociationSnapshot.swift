@@ -22,6 +22,8 @@ public struct AssociationSnapshot: Sendable, Equatable {
 
     /// A new snapshot holding the pairs of both.
     public func merging(_ other: AssociationSnapshot) -> AssociationSnapshot {
-        AssociationSnapshot(serviceAccounts.union(other.serviceAccounts), source: source + "+" + other.source, createdAt: max(createdAt, other.createdAt))
+        AssociationSnapshot(
+            serviceAccounts.union(other.serviceAccounts), source: source + "+" + other.source,
+            createdAt: max(createdAt, other.createdAt))
     }
 }

@@ -87,13 +87,16 @@ public struct JSONPatch: Sendable, Hashable {
             case .remove:
                 _ = try result.remove(at: tokens[...])
             case .replace:
-                guard let value = operation.value else { throw JSONPatchError("replace of \(operation.path) has no value") }
+                guard let value = operation.value else {
+                    throw JSONPatchError("replace of \(operation.path) has no value")
+                }
                 _ = try result.remove(at: tokens[...])
                 try result.add(value, at: tokens[...])
             case .move, .copy:
                 guard let from = operation.from else { throw JSONPatchError("\(operation.op) has no from") }
                 let fromTokens = try JSONPointer.tokens(of: from)
-                let value = operation.op == .move
+                let value =
+                    operation.op == .move
                     ? try result.remove(at: fromTokens[...]) : try result.value(at: fromTokens[...])
                 try result.add(value, at: tokens[...])
             case .test:

@@ -39,11 +39,17 @@ public struct MutationSettings: Sendable, Equatable {
     /// Checks the settings and returns the first problem found, in words for a flag user.
     public func validationError() -> String? {
         if audience.isEmpty { return "--container-credentials-audience must not be empty" }
-        if !mountPath.hasPrefix("/") { return "--container-credentials-token-mount-path must be an absolute path, got \"\(mountPath)\"" }
+        if !mountPath.hasPrefix("/") {
+            return "--container-credentials-token-mount-path must be an absolute path, got \"\(mountPath)\""
+        }
         if volumeName.isEmpty { return "--container-credentials-token-volume-name must not be empty" }
-        if tokenPath.isEmpty || tokenPath.hasPrefix("/") { return "--container-credentials-token-path must be a relative path, got \"\(tokenPath)\"" }
+        if tokenPath.isEmpty || tokenPath.hasPrefix("/") {
+            return "--container-credentials-token-path must be a relative path, got \"\(tokenPath)\""
+        }
         if fullURI.isEmpty { return "--container-credentials-full-uri must not be empty" }
-        if tokenExpiration < MutationSettings.minimumTokenExpiration || tokenExpiration > MutationSettings.maximumTokenExpiration {
+        if tokenExpiration < MutationSettings.minimumTokenExpiration
+            || tokenExpiration > MutationSettings.maximumTokenExpiration
+        {
             return "--token-expiration must be between 600 and 86400 seconds, got \(tokenExpiration)"
         }
         if let region, region.isEmpty { return "--aws-default-region must not be empty when given" }

@@ -25,10 +25,12 @@ public struct PodMutator: Sendable {
         var operations: [PatchOperation] = []
         addLabel(to: pod, into: &operations)
         addVolume(to: pod, into: &operations)
-        let skipped = pod.metadata?.annotations?[PodAnnotations.skipContainers]
+        let skipped =
+            pod.metadata?.annotations?[PodAnnotations.skipContainers]
             .map(PodAnnotations.containerNames(fromSkipContainers:)) ?? []
         let tokenFile = tokenFilePath(for: pod)
-        for (field, containers) in [("initContainers", pod.spec?.initContainers), ("containers", pod.spec?.containers)] {
+        for (field, containers) in [("initContainers", pod.spec?.initContainers), ("containers", pod.spec?.containers)]
+        {
             for (index, container) in (containers ?? []).enumerated() where !skipped.contains(container.name ?? "") {
                 addCredentials(
                     to: container, at: "/spec/\(field)/\(index)", tokenFile: tokenFile, into: &operations)

@@ -62,7 +62,8 @@ public struct WebhookServer: Sendable {
             ))
     }
 
-    func makeWebhookApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+    func makeWebhookApplication(onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol
+    {
         let router = Router()
         let handler = MutateHandler(
             reviewer: AdmissionReviewer(mutator: PodMutator(settings: configuration.mutation, random: random)),
@@ -104,7 +105,8 @@ public struct WebhookServer: Sendable {
                     "source": .string(snapshot.source),
                     "ready": .bool(source.isReady),
                     "count": .integer(Int64(snapshot.count)),
-                    "snapshotAgeSeconds": .number((Date().timeIntervalSince(snapshot.createdAt) * 1000).rounded() / 1000),
+                    "snapshotAgeSeconds": .number(
+                        (Date().timeIntervalSince(snapshot.createdAt) * 1000).rounded() / 1000),
                     "associations": .array(
                         snapshot.serviceAccounts.sorted().map {
                             .object(["namespace": .string($0.namespace), "serviceAccount": .string($0.name)])
@@ -112,12 +114,14 @@ public struct WebhookServer: Sendable {
                 ])
                 var headers = HTTPFields()
                 headers[.contentType] = "application/json"
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
+                return Response(
+                    status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
             }
         }
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.metricsPort), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.metricsPort), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -128,7 +132,9 @@ public struct WebhookServer: Sendable {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             guard source.isReady else {
-                return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "associations not loaded yet\n")))
+                return Response(
+                    status: .serviceUnavailable,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "associations not loaded yet\n")))
             }
             return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
         }

@@ -44,7 +44,8 @@ struct Mutate: AsyncParsableCommand {
         }
         let outcome = result.outcome
         var note = "\(outcome.namespace)/\(outcome.podName.isEmpty ? "(unnamed)" : outcome.podName)"
-        note += " service account \(outcome.serviceAccount.isEmpty ? "-" : outcome.serviceAccount): \(outcome.decision.rawValue)"
+        note +=
+            " service account \(outcome.serviceAccount.isEmpty ? "-" : outcome.serviceAccount): \(outcome.decision.rawValue)"
         if let patch = outcome.patch { note += " (\(patch.operations.count) operations)" }
         FileHandle.standardError.write(Data("pod-identity-webhook: \(note)\n".utf8))
         for warning in outcome.warnings {

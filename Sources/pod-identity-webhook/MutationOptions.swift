@@ -15,13 +15,23 @@ struct MutationOptions: ParsableArguments {
     @Option(help: "File name of the token inside the volume.")
     var containerCredentialsTokenPath = MutationSettings().tokenPath
 
-    @Option(help: "Value of AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity Agent; use http://[fd00:ec2::23]/v1/credentials on IPv6 clusters).")
+    @Option(
+        help:
+            "Value of AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity Agent; use http://[fd00:ec2::23]/v1/credentials on IPv6 clusters)."
+    )
     var containerCredentialsFullUri = MutationSettings().fullURI
 
-    @Option(help: "Default token lifetime in seconds (600 to 86400); the pod annotation eks.amazonaws.com/token-expiration overrides it.")
+    @Option(
+        help:
+            "Default token lifetime in seconds (600 to 86400); the pod annotation eks.amazonaws.com/token-expiration overrides it."
+    )
     var tokenExpiration: Int64 = MutationSettings().tokenExpiration
 
-    @Flag(inversion: .prefixedNo, help: "With the default 86400 s lifetime, pick a random lifetime in [79200, 86400] so token refreshes spread out.")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "With the default 86400 s lifetime, pick a random lifetime in [79200, 86400] so token refreshes spread out."
+    )
     var tokenExpirationJitter = true
 
     @Option(help: "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value.")
@@ -51,11 +61,16 @@ struct MutationOptions: ParsableArguments {
 
 /// `--association` and `--associations-file`, shared by `serve` and `mutate`.
 struct AssociationOptions: ParsableArguments {
-    @Option(name: .customLong("association"), help: ArgumentHelp("A NAMESPACE/SERVICEACCOUNT pair to treat as associated (repeatable).", valueName: "ns/sa"))
+    @Option(
+        name: .customLong("association"),
+        help: ArgumentHelp("A NAMESPACE/SERVICEACCOUNT pair to treat as associated (repeatable).", valueName: "ns/sa"))
     var associations: [String] = []
 
-    @Option(name: [.customLong("associations-file"), .customLong("watch-container-credentials-config")],
-        help: ArgumentHelp("YAML or JSON file of {namespace, serviceAccount} entries (or the reference's {\"identities\": [...]}), re-read when it changes.", valueName: "path"))
+    @Option(
+        name: [.customLong("associations-file"), .customLong("watch-container-credentials-config")],
+        help: ArgumentHelp(
+            "YAML or JSON file of {namespace, serviceAccount} entries (or the reference's {\"identities\": [...]}), re-read when it changes.",
+            valueName: "path"))
     var associationsFile: String?
 
     func refs() throws -> [ServiceAccountRef] {

@@ -22,13 +22,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM private key file, re-read when it changes.") var tlsKey = "/etc/webhook/certs/tls.key"
     @Option(help: "Minimum TLS version: 1.2 or 1.3 (1.0 and 1.1 are raised to 1.2).") var tlsMinVersion = "1.2"
     @Option(help: "How often the certificate files are checked for rotation, e.g. 5s.") var tlsReloadInterval = "5s"
-    @Option(help: "How often the associations file is checked for changes, e.g. 2s.") var associationsReloadInterval = "2s"
+    @Option(help: "How often the associations file is checked for changes, e.g. 2s.") var associationsReloadInterval =
+        "2s"
     @Option(help: "Longest time a client may take to send a review body, e.g. 10s.") var readTimeout = "10s"
     @Option(help: "How long an idle keep-alive connection is kept open, e.g. 90s.") var idleTimeout = "90s"
     @Option(help: "Log format: text or json.") var logFormat = LogFormat.text
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
-    @Flag(inversion: .prefixedNo, help: "Serve /debug/associations on the metrics port.") var enableDebuggingHandlers = false
-    @Flag(inversion: .prefixedNo, help: "Development mode: an in-memory self-signed certificate for localhost, an example association (default/demo), and a ready-to-paste curl.")
+    @Flag(inversion: .prefixedNo, help: "Serve /debug/associations on the metrics port.") var enableDebuggingHandlers =
+        false
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Development mode: an in-memory self-signed certificate for localhost, an example association (default/demo), and a ready-to-paste curl."
+    )
     var dev = false
     @Flag(inversion: .prefixedNo, help: "Print the version and exit.") var version = false
 
@@ -60,7 +66,8 @@ struct Serve: AsyncParsableCommand {
         configuration.metricsPort = metricsPort
         configuration.tlsMinimumVersion = try tlsVersion()
         configuration.certificateReloadInterval = try parseDuration(tlsReloadInterval, flag: "tls-reload-interval")
-        configuration.associationsReloadInterval = try parseDuration(associationsReloadInterval, flag: "associations-reload-interval")
+        configuration.associationsReloadInterval = try parseDuration(
+            associationsReloadInterval, flag: "associations-reload-interval")
         configuration.readTimeout = try parseDuration(readTimeout, flag: "read-timeout")
         configuration.idleTimeout = try parseDuration(idleTimeout, flag: "idle-timeout")
         configuration.debuggingHandlers = enableDebuggingHandlers
@@ -70,7 +77,8 @@ struct Serve: AsyncParsableCommand {
         let certificates: CertificateStore
         if dev {
             let pair = try DevCertificate.make()
-            certificates = try CertificateStore(certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM, logger: logger)
+            certificates = try CertificateStore(
+                certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM, logger: logger)
             if refs.isEmpty && associationOptions.associationsFile == nil {
                 refs = [ServiceAccountRef(namespace: "default", name: "demo")]
             }
@@ -93,12 +101,14 @@ struct Serve: AsyncParsableCommand {
             }
         } else {
             if refs.isEmpty {
-                logger.warning("no associations configured (--association, --associations-file): no pod will be mutated")
+                logger.warning(
+                    "no associations configured (--association, --associations-file): no pod will be mutated")
             }
             source = StaticAssociationSource(refs)
         }
 
-        let server = WebhookServer(configuration: configuration, source: source, certificates: certificates, logger: logger)
+        let server = WebhookServer(
+            configuration: configuration, source: source, certificates: certificates, logger: logger)
         let isDev = dev
         let group = try server.makeServiceGroup { listener, port in
             logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])

@@ -14,16 +14,21 @@ struct AdmissionReviewerTests {
             """.utf8)
     }
 
-    @Test("bodies that are not an AdmissionReview are refused with a message that says why", arguments: [
-        ("", "empty body"),
-        ("not json", "not valid JSON"),
-        ("[1,2]", "not an object"),
-        ("{\"apiVersion\":\"admission.k8s.io/v1\"", "not valid JSON"),
-        ("{\"kind\":\"Pod\",\"apiVersion\":\"v1\"}", "expected \"AdmissionReview\""),
-        ("{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v2\",\"request\":{\"uid\":\"x\"}}", "not supported"),
-        ("{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\"}", "no request"),
-        ("{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\",\"request\":{}}", "uid"),
-    ])
+    @Test(
+        "bodies that are not an AdmissionReview are refused with a message that says why",
+        arguments: [
+            ("", "empty body"),
+            ("not json", "not valid JSON"),
+            ("[1,2]", "not an object"),
+            ("{\"apiVersion\":\"admission.k8s.io/v1\"", "not valid JSON"),
+            ("{\"kind\":\"Pod\",\"apiVersion\":\"v1\"}", "expected \"AdmissionReview\""),
+            (
+                "{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v2\",\"request\":{\"uid\":\"x\"}}",
+                "not supported"
+            ),
+            ("{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\"}", "no request"),
+            ("{\"kind\":\"AdmissionReview\",\"apiVersion\":\"admission.k8s.io/v1\",\"request\":{}}", "uid"),
+        ])
     func refused(_ body: String, _ message: String) async {
         await #expect {
             _ = try await reviewer.review(Data(body.utf8)) { _ in true }
@@ -38,7 +43,9 @@ struct AdmissionReviewerTests {
         await #expect(throws: ReviewDecodingError.self) {
             _ = try await reviewer.review(Data(body.utf8)) { _ in true }
         }
-        let nestedObject = Self.body(object: "{\"metadata\":" + String(repeating: "{\"a\":", count: 10_000) + "1" + String(repeating: "}", count: 10_001))
+        let nestedObject = Self.body(
+            object: "{\"metadata\":" + String(repeating: "{\"a\":", count: 10_000) + "1"
+                + String(repeating: "}", count: 10_001))
         await #expect(throws: ReviewDecodingError.self) {
             _ = try await reviewer.review(nestedObject) { _ in true }
         }
@@ -46,7 +53,9 @@ struct AdmissionReviewerTests {
 
     @Test("a pod that does not decode is allowed with a warning that names the field, never its value")
     func undecodablePod() async throws {
-        let outcome = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"secret-value"}}"#)) { _ in true }
+        let outcome = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"secret-value"}}"#)) { _ in
+            true
+        }
         #expect(outcome.decision == .error)
         #expect(outcome.patch == nil)
         let warning = try #require(outcome.warnings.first)
@@ -57,12 +66,15 @@ struct AdmissionReviewerTests {
         #expect(response["response"]?["warnings"] == .array([.string(warning)]))
     }
 
-    @Test("the response echoes apiVersion, kind and uid for v1 and v1beta1", arguments: [
-        "admission.k8s.io/v1", "admission.k8s.io/v1beta1",
-    ])
+    @Test(
+        "the response echoes apiVersion, kind and uid for v1 and v1beta1",
+        arguments: [
+            "admission.k8s.io/v1", "admission.k8s.io/v1beta1",
+        ])
     func echo(_ apiVersion: String) async throws {
         let outcome = try await reviewer.review(
-            Self.body(apiVersion: apiVersion, object: #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c"}]}}"#)
+            Self.body(
+                apiVersion: apiVersion, object: #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c"}]}}"#)
         ) { _ in true }
         let response = try JSONValue.parse(outcome.responseBody)
         #expect(response["apiVersion"] == .string(apiVersion))
@@ -73,19 +85,25 @@ struct AdmissionReviewerTests {
         #expect(try JSONPatch(parsing: patch) == outcome.patch)
     }
 
-    @Test("the service account is serviceAccountName, else serviceAccount, else default; namespace from the request first")
+    @Test(
+        "the service account is serviceAccountName, else serviceAccount, else default; namespace from the request first"
+    )
     func serviceAccount() {
         let ref = AdmissionReviewer.serviceAccountRef
-        #expect(ref(Pod(spec: PodSpec(serviceAccountName: "a", serviceAccount: "b")), "ns") == ServiceAccountRef(namespace: "ns", name: "a"))
+        #expect(
+            ref(Pod(spec: PodSpec(serviceAccountName: "a", serviceAccount: "b")), "ns")
+                == ServiceAccountRef(namespace: "ns", name: "a"))
         #expect(ref(Pod(spec: PodSpec(serviceAccount: "b")), "ns").name == "b")
         #expect(ref(Pod(spec: PodSpec(serviceAccountName: "")), "ns").name == "default")
         #expect(ref(Pod(metadata: ObjectMeta(namespace: "meta")), nil).namespace == "meta")
         #expect(ref(Pod(metadata: ObjectMeta(namespace: "meta")), "request").namespace == "request")
     }
 
-    @Test("NS/SA pairs parse; anything else does not", arguments: [
-        ("ns/sa", true), (" ns / sa ", true), ("ns", false), ("ns/", false), ("/sa", false), ("a/b/c", false),
-    ])
+    @Test(
+        "NS/SA pairs parse; anything else does not",
+        arguments: [
+            ("ns/sa", true), (" ns / sa ", true), ("ns", false), ("ns/", false), ("/sa", false), ("a/b/c", false),
+        ])
     func refParsing(_ text: String, _ valid: Bool) {
         #expect((ServiceAccountRef(parsing: text) != nil) == valid)
     }

@@ -4,12 +4,14 @@ import Testing
 
 @Suite("JSON Patch")
 struct JSONPatchTests {
-    @Test("pointer tokens escape ~ and / as RFC 6901 says", arguments: [
-        ("eks.amazonaws.com/pod-identity", "eks.amazonaws.com~1pod-identity"),
-        ("a~b", "a~0b"),
-        ("~/", "~0~1"),
-        ("plain", "plain"),
-    ])
+    @Test(
+        "pointer tokens escape ~ and / as RFC 6901 says",
+        arguments: [
+            ("eks.amazonaws.com/pod-identity", "eks.amazonaws.com~1pod-identity"),
+            ("a~b", "a~0b"),
+            ("~/", "~0~1"),
+            ("plain", "plain"),
+        ])
     func escaping(_ token: String, _ escaped: String) throws {
         #expect(JSONPointer.escape(token) == escaped)
         #expect(try JSONPointer.tokens(of: "/" + escaped) == [token])
@@ -42,10 +44,13 @@ struct JSONPatchTests {
     func roundTrip() throws {
         let patch = JSONPatch([
             PatchOperation(path: "/metadata/labels/eks.amazonaws.com~1pod-identity", value: "enabled"),
-            PatchOperation(path: "/spec/containers/0/env/-", value: .object(["name": "A", "value": "quote\" and \\ and \n"])),
+            PatchOperation(
+                path: "/spec/containers/0/env/-", value: .object(["name": "A", "value": "quote\" and \\ and \n"])),
         ])
         #expect(try JSONPatch(parsing: patch.jsonData) == patch)
-        #expect(patch.jsonString.hasPrefix(#"[{"op":"add","path":"/metadata/labels/eks.amazonaws.com~1pod-identity","value":"enabled"}"#))
+        #expect(
+            patch.jsonString.hasPrefix(
+                #"[{"op":"add","path":"/metadata/labels/eks.amazonaws.com~1pod-identity","value":"enabled"}"#))
     }
 
     @Test("strings with control characters and non-ASCII text survive encoding")

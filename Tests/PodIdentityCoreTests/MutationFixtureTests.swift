@@ -62,11 +62,13 @@ struct MutationFixtureTests {
         let patch = try #require(outcome.patch)
         let directory = try Tools.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let podFile = directory.appendingPathComponent("pod.json"), patchFile = directory.appendingPathComponent("patch.json")
+        let podFile = directory.appendingPathComponent("pod.json"),
+            patchFile = directory.appendingPathComponent("patch.json")
         try #require(fixture.pod).jsonData.write(to: podFile)
         try patch.jsonData.write(to: patchFile)
         let output = try Tools.run(
-            Tools.kubectl, ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
+            Tools.kubectl,
+            ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
         #expect(output.status == 0, "kubectl: \(output.stderr)")
         let patched = try JSONValue.parse(output.stdout)
         #expect(patched == fixture.expectedPod, "\(fixture.name): kubectl's pod differs: \(patched.jsonString)")
@@ -81,7 +83,8 @@ struct MutationFixtureTests {
             var pods: [(String, JSONValue)] = []
             if let pod = fixture.pod { pods.append(("input", pod)) }
             if let expected = fixture.expectedPod { pods.append(("expected", expected)) }
-            if fixture.expectedPatched, let pod = fixture.pod, let patch = try await Self.review(fixture).outcome.patch {
+            if fixture.expectedPatched, let pod = fixture.pod, let patch = try await Self.review(fixture).outcome.patch
+            {
                 pods.append(("mutated", try patch.apply(to: pod)))
             }
             for (role, pod) in pods {

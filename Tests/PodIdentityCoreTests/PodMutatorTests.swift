@@ -5,25 +5,29 @@ import Testing
 /// Unit checks of the mutation's helpers; whole-pod behaviour is in the fixtures.
 @Suite("PodMutator")
 struct PodMutatorTests {
-    @Test("skip-containers: CSV with spaces trimmed and quotes removed", arguments: [
-        ("a", ["a"]),
-        ("a,b", ["a", "b"]),
-        ("a, b ,  c", ["a", "b", "c"]),
-        (#""a", "b""#, ["a", "b"]),
-        (#""with,comma",x"#, ["with,comma", "x"]),
-        (#""say ""hi""""#, [#"say "hi""#]),
-        ("a,,b,", ["a", "b"]),
-        ("first\nsecond", ["first"]),
-        ("", []),
-    ])
+    @Test(
+        "skip-containers: CSV with spaces trimmed and quotes removed",
+        arguments: [
+            ("a", ["a"]),
+            ("a,b", ["a", "b"]),
+            ("a, b ,  c", ["a", "b", "c"]),
+            (#""a", "b""#, ["a", "b"]),
+            (#""with,comma",x"#, ["with,comma", "x"]),
+            (#""say ""hi""""#, [#"say "hi""#]),
+            ("a,,b,", ["a", "b"]),
+            ("first\nsecond", ["first"]),
+            ("", []),
+        ])
     func skipContainers(_ value: String, _ names: [String]) {
         #expect(PodAnnotations.containerNames(fromSkipContainers: value) == Set(names))
     }
 
-    @Test("token-expiration annotation: integers clamped to [600, 86400], anything else ignored", arguments: [
-        ("3600", Int64?.some(3600)), ("0900", 900), ("+700", 700), ("60", 600), ("-5", 600), ("100000", 86400),
-        ("86400", 86400), ("abc", nil), ("1h", nil), (" 600", nil), ("", nil), ("99999999999999999999", nil),
-    ])
+    @Test(
+        "token-expiration annotation: integers clamped to [600, 86400], anything else ignored",
+        arguments: [
+            ("3600", Int64?.some(3600)), ("0900", 900), ("+700", 700), ("60", 600), ("-5", 600), ("100000", 86400),
+            ("86400", 86400), ("abc", nil), ("1h", nil), (" 600", nil), ("", nil), ("99999999999999999999", nil),
+        ])
     func tokenExpirationAnnotation(_ value: String, _ expected: Int64?) {
         #expect(PodAnnotations.tokenExpiration(fromAnnotation: value) == expected)
     }
@@ -45,12 +49,14 @@ struct PodMutatorTests {
         #expect(random.calls == 1)
     }
 
-    @Test("the token file path is cleaned like Go's filepath.Join", arguments: [
-        ("/var/run/secrets/x/", "token", "/var/run/secrets/x/token"),
-        ("/a//b/./c", "t", "/a/b/c/t"),
-        ("/a/b/../c", "./t", "/a/c/t"),
-        ("/", "t", "/t"),
-    ])
+    @Test(
+        "the token file path is cleaned like Go's filepath.Join",
+        arguments: [
+            ("/var/run/secrets/x/", "token", "/var/run/secrets/x/token"),
+            ("/a//b/./c", "t", "/a/b/c/t"),
+            ("/a/b/../c", "./t", "/a/c/t"),
+            ("/", "t", "/t"),
+        ])
     func tokenPath(_ mountPath: String, _ tokenPath: String, _ expected: String) {
         var settings = MutationSettings()
         settings.mountPath = mountPath
@@ -58,9 +64,11 @@ struct PodMutatorTests {
         #expect(PodMutator(settings: settings).tokenFilePath(for: Pod()) == expected)
     }
 
-    @Test("Windows nodes get a C: path with backslashes, through either selector", arguments: [
-        "kubernetes.io/os", "beta.kubernetes.io/os",
-    ])
+    @Test(
+        "Windows nodes get a C: path with backslashes, through either selector",
+        arguments: [
+            "kubernetes.io/os", "beta.kubernetes.io/os",
+        ])
     func windows(_ selector: String) {
         let pod = Pod(spec: PodSpec(nodeSelector: [selector: "windows"]))
         #expect(
@@ -74,10 +82,12 @@ struct PodMutatorTests {
         settings.extraEnvironment = [EnvVar(name: "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", value: "IPv6")]
         let pod = Pod(
             metadata: ObjectMeta(labels: [:]),
-            spec: PodSpec(volumes: [], containers: [
-                Container(name: "a", env: []),
-                Container(name: "b", env: ["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"]),
-            ]))
+            spec: PodSpec(
+                volumes: [],
+                containers: [
+                    Container(name: "a", env: []),
+                    Container(name: "b", env: ["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"]),
+                ]))
         let patch = PodMutator(settings: settings, random: Recorder(value: 80000)).patch(for: pod)
         let envNames = { (index: Int) in
             patch.filter { $0.path == "/spec/containers/\(index)/env/-" }.compactMap { $0.value?["name"]?.stringValue }

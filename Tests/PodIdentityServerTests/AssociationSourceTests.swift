@@ -6,12 +6,14 @@ import Testing
 
 @Suite("Association sources")
 struct AssociationSourceTests {
-    @Test("the file reads as YAML or JSON, as objects, NS/SA strings, or the reference's identities file", arguments: [
-        "- namespace: a\n  serviceAccount: x\n- namespace: b\n  serviceAccount: y\n  roleArn: arn:aws:iam::1:role/r\n",
-        #"[{"namespace":"a","serviceAccount":"x"},{"namespace":"b","serviceAccount":"y"}]"#,
-        "- a/x\n- b/y\n",
-        #"{"identities":[{"namespace":"a","serviceAccount":"x"},{"namespace":"b","serviceAccount":"y"}]}"#,
-    ])
+    @Test(
+        "the file reads as YAML or JSON, as objects, NS/SA strings, or the reference's identities file",
+        arguments: [
+            "- namespace: a\n  serviceAccount: x\n- namespace: b\n  serviceAccount: y\n  roleArn: arn:aws:iam::1:role/r\n",
+            #"[{"namespace":"a","serviceAccount":"x"},{"namespace":"b","serviceAccount":"y"}]"#,
+            "- a/x\n- b/y\n",
+            #"{"identities":[{"namespace":"a","serviceAccount":"x"},{"namespace":"b","serviceAccount":"y"}]}"#,
+        ])
     func formats(_ text: String) throws {
         let refs = try AssociationFile.parse(Data(text.utf8))
         #expect(refs == [ServiceAccountRef(namespace: "a", name: "x"), ServiceAccountRef(namespace: "b", name: "y")])
@@ -23,15 +25,17 @@ struct AssociationSourceTests {
         #expect(try AssociationFile.parse(Data("{}".utf8)).isEmpty)
     }
 
-    @Test("a broken file is refused with a message that locates the problem", arguments: [
-        ("- namespace: a\n", "entry 1 has no \"serviceAccount\""),
-        ("- serviceAccount: x\n", "entry 1 has no \"namespace\""),
-        ("- nope\n", "not NAMESPACE/SERVICEACCOUNT"),
-        ("[1]", "entry 1 is neither"),
-        ("key: value\n", "expected a list"),
-        ("{\"identities\": 3}", "must be a list"),
-        ("- [unclosed\n", "not valid YAML"),
-    ])
+    @Test(
+        "a broken file is refused with a message that locates the problem",
+        arguments: [
+            ("- namespace: a\n", "entry 1 has no \"serviceAccount\""),
+            ("- serviceAccount: x\n", "entry 1 has no \"namespace\""),
+            ("- nope\n", "not NAMESPACE/SERVICEACCOUNT"),
+            ("[1]", "entry 1 is neither"),
+            ("key: value\n", "expected a list"),
+            ("{\"identities\": 3}", "must be a list"),
+            ("- [unclosed\n", "not valid YAML"),
+        ])
     func broken(_ text: String, _ message: String) {
         #expect {
             _ = try AssociationFile.parse(Data(text.utf8))
@@ -89,7 +93,8 @@ struct AssociationSourceTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("piw-assoc-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data("[]".utf8).write(to: file)
-        let source = try FileAssociationSource(path: file.path, pollInterval: .milliseconds(50), logger: LogCapture().logger)
+        let source = try FileAssociationSource(
+            path: file.path, pollInterval: .milliseconds(50), logger: LogCapture().logger)
         let task = Task { try await source.run() }
         defer { task.cancel() }
         try Data(#"[{"namespace":"ns","serviceAccount":"sa"}]"#.utf8).write(to: file)

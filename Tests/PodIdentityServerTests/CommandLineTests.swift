@@ -12,7 +12,8 @@ struct CommandLineTests {
     /// The binary next to this test bundle (both are built by `swift build --build-tests`).
     static var binary: String {
         let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pod-identity-webhook"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "pod-identity-webhook"),
             repositoryRoot.appendingPathComponent(".build/debug/pod-identity-webhook"),
         ]
         return (candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]).path
@@ -28,7 +29,9 @@ struct CommandLineTests {
         try runTool(binary, arguments, stdin: stdin, environment: environment)
     }
 
-    static func runTool(_ tool: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Output {
+    static func runTool(_ tool: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:])
+        throws -> Output
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
@@ -81,7 +84,9 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let podFile = directory.appendingPathComponent("pod.yaml")
         try Data(Self.podYAML.utf8).write(to: podFile)
-        let flags = ["--association", "shop/checkout", "--no-token-expiration-jitter", "--aws-default-region", "eu-west-1"]
+        let flags = [
+            "--association", "shop/checkout", "--no-token-expiration-jitter", "--aws-default-region", "eu-west-1",
+        ]
         let patch = try Self.run(["mutate", podFile.path, "-o", "patch"] + flags)
         #expect(patch.status == 0, "\(patch.stderr)")
         #expect(patch.stderr.contains("shop/web service account checkout: mutated"))
@@ -99,11 +104,14 @@ struct CommandLineTests {
             Issue.record("no env in \(json.stdout)")
             return
         }
-        #expect(env.compactMap { $0["name"]?.stringValue } == [
-            "EXISTING", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-        ])
-        #expect(ours["spec"]?["volumes"]?.firstElement?["projected"]?["sources"]?.firstElement?["serviceAccountToken"]?["expirationSeconds"] == 86400)
+        #expect(
+            env.compactMap { $0["name"]?.stringValue } == [
+                "EXISTING", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            ])
+        #expect(
+            ours["spec"]?["volumes"]?.firstElement?["projected"]?["sources"]?.firstElement?["serviceAccountToken"]?[
+                "expirationSeconds"] == 86400)
     }
 
     @Test("mutate reads YAML from stdin and prints YAML; reads a whole AdmissionReview too")
@@ -121,11 +129,13 @@ struct CommandLineTests {
         #expect(notAssociated.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
     }
 
-    @Test("bad input exits non-zero with a clear message on stderr and nothing on stdout", arguments: [
-        ("not: [valid", "neither valid JSON nor valid YAML"),
-        ("kind: Service\napiVersion: v1\n", "expected a Pod or an AdmissionReview"),
-        ("", "input is empty"),
-    ])
+    @Test(
+        "bad input exits non-zero with a clear message on stderr and nothing on stdout",
+        arguments: [
+            ("not: [valid", "neither valid JSON nor valid YAML"),
+            ("kind: Service\napiVersion: v1\n", "expected a Pod or an AdmissionReview"),
+            ("", "input is empty"),
+        ])
     func mutateBadInput(_ input: String, _ message: String) throws {
         let output = try Self.run(["mutate"], stdin: Data(input.utf8))
         #expect(output.status != 0)
@@ -149,9 +159,13 @@ struct CommandLineTests {
     @Test("boolean flags take --name, --name=true and --name=false; the environment fills what flags leave out")
     func booleanFlagsAndEnvironment() throws {
         func env(_ arguments: [String], _ environment: [String: String] = [:]) throws -> [String] {
-            let output = try Self.run(["mutate", "-o", "json"] + arguments, stdin: Data(Self.podYAML.utf8), environment: environment)
+            let output = try Self.run(
+                ["mutate", "-o", "json"] + arguments, stdin: Data(Self.podYAML.utf8), environment: environment)
             #expect(output.status == 0, "\(output.stderr)")
-            guard case .array(let env)? = try JSONValue.parse(Data(output.stdout.utf8))["spec"]?["containers"]?.firstElement?["env"] else {
+            guard
+                case .array(let env)? = try JSONValue.parse(Data(output.stdout.utf8))["spec"]?["containers"]?
+                    .firstElement?["env"]
+            else {
                 return []
             }
             return env.compactMap { $0["name"]?.stringValue }
@@ -159,20 +173,26 @@ struct CommandLineTests {
         #expect(try env(["--sts-regional-endpoint"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
         #expect(try env(["--sts-regional-endpoint=true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
         #expect(!(try env(["--sts-regional-endpoint=false"]).contains("AWS_STS_REGIONAL_ENDPOINTS")))
-        #expect(try env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
-        #expect(!(try env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
-            .contains("AWS_STS_REGIONAL_ENDPOINTS")), "the command line wins")
+        #expect(
+            try env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(
+            !(try env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
+                .contains("AWS_STS_REGIONAL_ENDPOINTS")), "the command line wins")
         #expect(try env([], ["POD_IDENTITY_WEBHOOK_AWS_DEFAULT_REGION": "ap-south-1"]).contains("AWS_REGION"))
         let jitterOff = try Self.run(
             ["mutate", "-o", "json"], stdin: Data(Self.podYAML.utf8),
-            environment: ["POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION_JITTER": "false", "POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION": "3600"])
+            environment: [
+                "POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION_JITTER": "false",
+                "POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION": "3600",
+            ])
         #expect(jitterOff.stdout.contains("\"expirationSeconds\": 3600"))
     }
 
     @Test("serve accepts the reference's flags: those that mean something here, and the rest with a warning")
     func referenceFlags() throws {
         let output = try Self.run([
-            "--in-cluster=false", "--kubeconfig", "/tmp/kc", "--namespace=eks", "--annotation-prefix", "eks.amazonaws.com",
+            "--in-cluster=false", "--kubeconfig", "/tmp/kc", "--namespace=eks", "--annotation-prefix",
+            "eks.amazonaws.com",
             "--token-expiration=86400", "--sts-regional-endpoint=false", "--port=8443", "--version",
         ])
         #expect(output.status == 0, "\(output.stderr)")
@@ -190,7 +210,8 @@ struct CommandLineTests {
             "--port", "--metrics-port", "--tls-cert", "--tls-key", "--tls-min-version", "--associations-file",
             "--association", "--container-credentials-audience", "--container-credentials-token-mount-path",
             "--container-credentials-token-volume-name", "--container-credentials-token-path",
-            "--container-credentials-full-uri", "--token-expiration", "--token-expiration-jitter", "--aws-default-region",
+            "--container-credentials-full-uri", "--token-expiration", "--token-expiration-jitter",
+            "--aws-default-region",
             "--sts-regional-endpoint", "--log-format", "--log-level", "--dev", "--watch-container-credentials-config",
             "--enable-debugging-handlers", "--read-timeout", "--idle-timeout",
         ] {
@@ -211,7 +232,9 @@ struct CommandLineTests {
     func serveDev() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json"]
+        process.arguments = [
+            "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
+        ]
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 import NIOSSL
 import PodIdentityCore
 import PodIdentityServer
@@ -15,7 +15,8 @@ struct WebhookServerTests {
     static let certificate = try! DevCertificate.make()
 
     static func store() throws -> CertificateStore {
-        try CertificateStore(certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM, logger: LogCapture().logger)
+        try CertificateStore(
+            certificatePEM: certificate.certificatePEM, keyPEM: certificate.keyPEM, logger: LogCapture().logger)
     }
 
     static func post(
@@ -36,18 +37,21 @@ struct WebhookServerTests {
         return (Int(response.status.code), String(buffer: bytes))
     }
 
-    @Test("reviews in, patches out, over HTTP/1.1 and HTTP/2, echoing uid, apiVersion and kind", arguments: [
-        (HTTPClient.Configuration.HTTPVersion.http1Only, "admission.k8s.io/v1"),
-        (.http1Only, "admission.k8s.io/v1beta1"),
-        (.automatic, "admission.k8s.io/v1"),
-        (.automatic, "admission.k8s.io/v1beta1"),
-    ])
+    @Test(
+        "reviews in, patches out, over HTTP/1.1 and HTTP/2, echoing uid, apiVersion and kind",
+        arguments: [
+            (HTTPClient.Configuration.HTTPVersion.http1Only, "admission.k8s.io/v1"),
+            (.http1Only, "admission.k8s.io/v1beta1"),
+            (.automatic, "admission.k8s.io/v1"),
+            (.automatic, "admission.k8s.io/v1beta1"),
+        ])
     func reviews(_ version: HTTPClient.Configuration.HTTPVersion, _ apiVersion: String) async throws {
         try await TestServer.with(certificates: try Self.store(), random: FixedRandom(80000)) { server in
             let client = try TestCertificates.client(trusting: Self.certificate.certificatePEM, version: version)
             defer { client.shutdownInBackground() }
             let uid = UUID().uuidString
-            let answer = try await Self.post(client, server.base + "/mutate", body: Reviews.body(apiVersion: apiVersion, uid: uid))
+            let answer = try await Self.post(
+                client, server.base + "/mutate", body: Reviews.body(apiVersion: apiVersion, uid: uid))
             #expect(answer.status == 200)
             #expect(answer.version == (version == .http1Only ? .http1_1 : .http2))
             let review = try JSONValue.parse(answer.body)
@@ -58,16 +62,21 @@ struct WebhookServerTests {
             #expect(review["response"]?["patchType"] == "JSONPatch")
             let patchData = try #require(review["response"]?["patch"]?.stringValue.flatMap { Data(base64Encoded: $0) })
             let mutated = try JSONPatch(parsing: patchData).apply(to: Reviews.pod())
-            let env = mutated["spec"]?["containers"].flatMap { if case .array(let c) = $0 { c.first } else { nil } }?["env"]
+            let env = mutated["spec"]?["containers"].flatMap { if case .array(let c) = $0 { c.first } else { nil } }?[
+                "env"]
             #expect(
-                env == .array([
-                    .object(["name": "DB_PASSWORD", "value": "s3cr3t-value"]),
-                    .object(["name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"]),
-                    .object([
-                        "name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                        "value": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
-                    ]),
-                ]))
+                env
+                    == .array([
+                        .object(["name": "DB_PASSWORD", "value": "s3cr3t-value"]),
+                        .object([
+                            "name": "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                            "value": "http://169.254.170.23/v1/credentials",
+                        ]),
+                        .object([
+                            "name": "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                            "value": "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token",
+                        ]),
+                    ]))
         }
     }
 
@@ -108,13 +117,18 @@ struct WebhookServerTests {
                 ("oversized body", Data(count: 4 * 1024 * 1024 + 1), "application/json", 413, "larger than"),
                 ("truncated JSON", valid.prefix(valid.count / 2), "application/json", 400, "not valid JSON"),
                 ("10,000 levels of nesting", nested, "application/json", 400, "invalid AdmissionReview"),
-                ("invalid UTF-8", Data([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), "application/json", 400, "invalid AdmissionReview"),
+                (
+                    "invalid UTF-8", Data([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D]), "application/json", 400,
+                    "invalid AdmissionReview"
+                ),
             ]
             for (name, body, contentType, status, message) in cases {
                 let answer = try await Self.post(client, url, body: body, contentType: contentType)
                 #expect(answer.status == status, "\(name)")
                 let error = try? JSONValue.parse(answer.body)["error"]?["message"]?.stringValue
-                #expect(error?.contains(message) == true, "\(name): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+                #expect(
+                    error?.contains(message) == true,
+                    "\(name): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
                 // The next good review is answered as usual.
                 #expect(try await Self.post(client, url, body: valid).status == 200, "after \(name)")
             }
@@ -129,7 +143,8 @@ struct WebhookServerTests {
 
     @Test("a client sending one byte per 100 ms times out alone while others are served")
     func slowClient() async throws {
-        try await TestServer.with(configure: { $0.readTimeout = .seconds(1) }, certificates: try Self.store()) { server in
+        try await TestServer.with(configure: { $0.readTimeout = .seconds(1) }, certificates: try Self.store()) {
+            server in
             let client = try TestCertificates.client(trusting: Self.certificate.certificatePEM, version: .http1Only)
             defer { client.shutdownInBackground() }
             let body = Reviews.body()
@@ -137,7 +152,8 @@ struct WebhookServerTests {
                 var request = HTTPClientRequest(url: server.base + "/mutate")
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .stream(SlowBytes(data: body, interval: .milliseconds(100)), length: .known(Int64(body.count)))
+                request.body = .stream(
+                    SlowBytes(data: body, interval: .milliseconds(100)), length: .known(Int64(body.count)))
                 do {
                     let response = try await client.execute(request, timeout: .seconds(30))
                     return Int(response.status.code)
@@ -161,16 +177,19 @@ struct WebhookServerTests {
 
     @Test("a certificate rotated on disk is served to new connections without a restart")
     func certificateRotation() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-rotation-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "piw-rotation-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let certFile = directory.appendingPathComponent("tls.crt"), keyFile = directory.appendingPathComponent("tls.key")
+        let certFile = directory.appendingPathComponent("tls.crt"),
+            keyFile = directory.appendingPathComponent("tls.key")
         let first = try DevCertificate.make(), second = try DevCertificate.make()
         try Data(first.certificatePEM.utf8).write(to: certFile)
         try Data(first.keyPEM.utf8).write(to: keyFile)
         let logs = LogCapture()
         let store = try CertificateStore(
-            certificatePath: certFile.path, keyPath: keyFile.path, pollInterval: .milliseconds(100), logger: logs.logger)
+            certificatePath: certFile.path, keyPath: keyFile.path, pollInterval: .milliseconds(100), logger: logs.logger
+        )
         try await TestServer.with(certificates: store) { server in
             let trustsFirst = try TestCertificates.client(trusting: first.certificatePEM)
             let trustsSecond = try TestCertificates.client(trusting: second.certificatePEM)
@@ -185,7 +204,10 @@ struct WebhookServerTests {
             try Data(second.certificatePEM.utf8).write(to: certFile)
             try await Task.sleep(for: .milliseconds(400))
             #expect(try await Self.get(trustsFirst, server.base + "/healthz").status == 200)
-            #expect(logs.all.contains { $0.message.contains("keeping the current one") && $0.text.contains("does not match") })
+            #expect(
+                logs.all.contains {
+                    $0.message.contains("keeping the current one") && $0.text.contains("does not match")
+                })
 
             try Data(second.keyPEM.utf8).write(to: keyFile)
             try await Task.sleep(for: .milliseconds(400))
@@ -200,7 +222,8 @@ struct WebhookServerTests {
             let client = try TestCertificates.client(trusting: Self.certificate.certificatePEM)
             defer { client.shutdownInBackground() }
             _ = try await Self.post(client, server.base + "/mutate", body: Reviews.body())
-            _ = try await Self.post(client, server.base + "/mutate", body: Reviews.body(object: Reviews.pod(serviceAccount: "x")))
+            _ = try await Self.post(
+                client, server.base + "/mutate", body: Reviews.body(object: Reviews.pod(serviceAccount: "x")))
             _ = try await Self.post(client, server.base + "/mutate", body: Reviews.body(operation: "DELETE"))
             let (status, text) = try await Self.get(client, server.metricsBase + "/metrics")
             #expect(status == 200)
@@ -221,7 +244,8 @@ struct WebhookServerTests {
             let client = try TestCertificates.client(trusting: Self.certificate.certificatePEM)
             defer { client.shutdownInBackground() }
             let secret = "hunter2-\(UUID().uuidString)"
-            _ = try await Self.post(client, server.base + "/mutate", body: Reviews.body(uid: "log-1", object: Reviews.pod(secret: secret)))
+            _ = try await Self.post(
+                client, server.base + "/mutate", body: Reviews.body(uid: "log-1", object: Reviews.pod(secret: secret)))
             _ = try await Self.post(client, server.base + "/mutate", body: Data("{\"spec\":\"\(secret)\"".utf8))
             let reviews = server.logs.all.filter { $0.message == "review" }
             #expect(reviews.count == 1)
@@ -244,7 +268,8 @@ struct WebhookServerTests {
         configuration.port = 0
         configuration.metricsPort = 0
         let server = WebhookServer(
-            configuration: configuration, source: StaticAssociationSource([ServiceAccountRef(namespace: "default", name: "app")]),
+            configuration: configuration,
+            source: StaticAssociationSource([ServiceAccountRef(namespace: "default", name: "app")]),
             certificates: try Self.store(), logger: logs.logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let group = try server.makeServiceGroup(gracefulShutdownSignals: []) { listener, port in
@@ -262,7 +287,8 @@ struct WebhookServerTests {
             request.headers.add(name: "Content-Type", value: "application/json")
             // The body takes about a second to arrive; shutdown starts half-way.
             let chunk = max(1, body.count / 10)
-            request.body = .stream(SlowChunks(data: body, chunk: chunk, interval: .milliseconds(100)), length: .known(Int64(body.count)))
+            request.body = .stream(
+                SlowChunks(data: body, chunk: chunk, interval: .milliseconds(100)), length: .known(Int64(body.count)))
             async let response = client.execute(request, timeout: .seconds(30))
             try await Task.sleep(for: .milliseconds(450))
             await group.triggerGracefulShutdown()

@@ -45,7 +45,8 @@ public enum AssociationFile {
                 return ref
             }
             guard let object = entry as? [String: Any] else {
-                throw AssociationFileError("entry \(index + 1) is neither an object nor a NAMESPACE/SERVICEACCOUNT string")
+                throw AssociationFileError(
+                    "entry \(index + 1) is neither an object nor a NAMESPACE/SERVICEACCOUNT string")
             }
             guard let namespace = object["namespace"] as? String, !namespace.isEmpty else {
                 throw AssociationFileError("entry \(index + 1) has no \"namespace\" string")

@@ -31,7 +31,11 @@ public final class WebhookMetrics: Sendable {
         self.factory = factory
         reviews = Dictionary(
             uniqueKeysWithValues: ReviewDecision.allCases.map {
-                ($0, CoreMetrics.Counter(label: Self.reviewsLabel, dimensions: [("decision", $0.rawValue)], factory: factory))
+                (
+                    $0,
+                    CoreMetrics.Counter(
+                        label: Self.reviewsLabel, dimensions: [("decision", $0.rawValue)], factory: factory)
+                )
             })
         duration = CoreMetrics.Timer(label: Self.durationLabel, factory: factory)
         associations = CoreMetrics.Meter(label: Self.associationsLabel, factory: factory)
@@ -45,7 +49,8 @@ public final class WebhookMetrics: Sendable {
 
     /// Counts a request refused with an HTTP error (`status` 400, 408, 413, 415…).
     public func recordRejected(status: Int) {
-        CoreMetrics.Counter(label: Self.rejectedLabel, dimensions: [("status", String(status))], factory: factory).increment()
+        CoreMetrics.Counter(label: Self.rejectedLabel, dimensions: [("status", String(status))], factory: factory)
+            .increment()
     }
 
     public func setAssociations(_ count: Int) {

@@ -8,7 +8,9 @@ public struct OfflineMutation: Sendable {
     public let associations: AssociationSnapshot?
 
     /// `associations` nil means "treat the pod's own service account as associated".
-    public init(settings: MutationSettings, associations: AssociationSnapshot?, random: any RandomSource = SystemRandomSource()) {
+    public init(
+        settings: MutationSettings, associations: AssociationSnapshot?, random: any RandomSource = SystemRandomSource()
+    ) {
         reviewer = AdmissionReviewer(mutator: PodMutator(settings: settings, random: random))
         self.associations = associations
     }

@@ -88,7 +88,8 @@ public final class CertificateStore: Service {
             let key = try Data(contentsOf: URL(fileURLWithPath: paths.key))
             if state.withLock({ $0.content == certificate + key }) { return false }
             let pair = try Self.parse(
-                certificatePEM: String(decoding: certificate, as: UTF8.self), keyPEM: String(decoding: key, as: UTF8.self))
+                certificatePEM: String(decoding: certificate, as: UTF8.self),
+                keyPEM: String(decoding: key, as: UTF8.self))
             state.withLock { $0 = (pair, certificate + key, nil) }
             logger.info(
                 "loaded new serving certificate",
@@ -135,9 +136,13 @@ public final class CertificateStore: Service {
             throw CertificateError("certificate file is not PEM: \(error)")
         }
         let certificates = try documents.filter { $0.discriminator == "CERTIFICATE" }.map {
-            do { return try Certificate(pemDocument: $0) } catch { throw CertificateError("certificate does not parse: \(error)") }
+            do { return try Certificate(pemDocument: $0) } catch {
+                throw CertificateError("certificate does not parse: \(error)")
+            }
         }
-        guard let leaf = certificates.first else { throw CertificateError("certificate file holds no CERTIFICATE block") }
+        guard let leaf = certificates.first else {
+            throw CertificateError("certificate file holds no CERTIFICATE block")
+        }
         let privateKey: Certificate.PrivateKey
         do {
             privateKey = try Certificate.PrivateKey(pemEncoded: keyPEM)

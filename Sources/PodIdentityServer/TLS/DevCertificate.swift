@@ -6,7 +6,8 @@ import X509
 /// A throwaway self-signed certificate for `serve --dev` and tests, made in memory.
 public enum DevCertificate {
     /// A P-256 certificate valid for `localhost`, `127.0.0.1` and `::1` (plus `dnsNames`) for `days` days.
-    public static func make(dnsNames: [String] = [], days: Int = 30) throws -> (certificatePEM: String, keyPEM: String) {
+    public static func make(dnsNames: [String] = [], days: Int = 30) throws -> (certificatePEM: String, keyPEM: String)
+    {
         let key = P256.Signing.PrivateKey()
         let certificateKey = Certificate.PrivateKey(key)
         let name = try DistinguishedName {

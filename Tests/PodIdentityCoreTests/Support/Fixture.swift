@@ -70,7 +70,8 @@ struct Fixture: CustomTestStringConvertible, Sendable {
 
     var associations: AssociationSnapshot {
         guard case .array(let items)? = document["associations"] else { return .empty }
-        return AssociationSnapshot(items.compactMap { $0.stringValue.flatMap(ServiceAccountRef.init(parsing:)) }, source: name)
+        return AssociationSnapshot(
+            items.compactMap { $0.stringValue.flatMap(ServiceAccountRef.init(parsing:)) }, source: name)
     }
 
     /// The AdmissionReview body the API server would send for this fixture.

@@ -52,4 +52,3 @@ struct ToolError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
-

@@ -76,11 +76,14 @@ enum TestCertificates {
     }
 
     /// An HTTP client that trusts exactly `certificatePEM` and speaks `version`.
-    static func client(trusting certificatePEM: String, version: HTTPClient.Configuration.HTTPVersion = .automatic) throws -> HTTPClient {
+    static func client(trusting certificatePEM: String, version: HTTPClient.Configuration.HTTPVersion = .automatic)
+        throws -> HTTPClient
+    {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)))
         tls.certificateVerification = .fullVerification
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(1), read: .seconds(20)))
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, timeout: .init(connect: .seconds(1), read: .seconds(20)))
         configuration.httpVersion = version
         // Each test request on a new connection, so certificate rotation is observable.
         configuration.connectionPool = .init(idleTimeout: .milliseconds(1))
