@@ -28,11 +28,29 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Pure mutation logic: Foundation only, no I/O.
         .target(
             name: "PodIdentityCore",
+            swiftSettings: swiftSettings
+        ),
+        // AWS: SigV4, credential providers, the EKS client and the EKS association source.
+        .target(
+            name: "PodIdentityAWS",
+            dependencies: [
+                "PodIdentityCore",
+                "PodIdentityServer",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // HTTPS server, association sources, metrics, logging.
@@ -76,6 +94,25 @@ let package = Package(
             name: "PodIdentityCoreTests",
             dependencies: ["PodIdentityCore", "PodIdentityServer"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PodIdentityAWSTests",
+            dependencies: [
+                "PodIdentityAWS",
+                "PodIdentityCore",
+                "PodIdentityServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Fixtures", "Support/botocore_sign.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
