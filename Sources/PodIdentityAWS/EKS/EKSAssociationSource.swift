@@ -160,16 +160,7 @@ public final class EKSAssociationSource: AssociationSource {
         case .answer(let result):
             return result
         case .wait(let task):
-            let found: Bool? = await withTaskGroup(of: Bool?.self) { group in
-                group.addTask { await task.value }
-                group.addTask {
-                    try? await Task.sleep(for: self.configuration.missLookupTimeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first
-            }
+            let found = await Self.value(of: task, within: configuration.missLookupTimeout)
             guard let found else { return .timeout }
             if found { return .found }
             return state.withLock { $0.negative[ref] != nil } ? .notFound : .failed
@@ -210,9 +201,38 @@ public final class EKSAssociationSource: AssociationSource {
         }
     }
 
+    /// The task's value, or nil if it takes longer than `timeout`; returns at the timeout even
+    /// though the task goes on (its answer still fills the cache for the next review).
+    private static func value(of task: Task<Bool, Never>, within timeout: Duration) async -> Bool? {
+        let once = ResumeOnce()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool?, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if once.claim() { continuation.resume(returning: nil) }
+            }
+            Task {
+                let value = await task.value
+                timer.cancel()
+                if once.claim() { continuation.resume(returning: value) }
+            }
+        }
+    }
+
     private func jittered(_ interval: Duration) -> Duration {
         let factor = 1 + Double.random(in: -configuration.syncJitter...configuration.syncJitter)
         return .milliseconds(Int64(interval.seconds * factor * 1000))
+    }
+}
+
+/// Lets exactly one of several racers resume a continuation.
+private final class ResumeOnce: Sendable {
+    private let claimed = Mutex(false)
+
+    func claim() -> Bool {
+        claimed.withLock { claimed in
+            defer { claimed = true }
+            return !claimed
+        }
     }
 }
 
