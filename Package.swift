@@ -83,16 +83,23 @@ let package = Package(
             dependencies: [
                 "PodIdentityCore",
                 "PodIdentityServer",
+                "PodIdentityAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets only.
+        .target(
+            name: "PodIdentityTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PodIdentityCoreTests",
-            dependencies: ["PodIdentityCore", "PodIdentityServer"],
+            dependencies: ["PodIdentityCore", "PodIdentityServer", "PodIdentityTestSupport"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
@@ -102,6 +109,7 @@ let package = Package(
                 "PodIdentityAWS",
                 "PodIdentityCore",
                 "PodIdentityServer",
+                "PodIdentityTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -121,6 +129,7 @@ let package = Package(
             dependencies: [
                 "PodIdentityServer",
                 "PodIdentityCore",
+                "PodIdentityTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,38 +1,33 @@
 import Foundation
 import PodIdentityAWS
 import PodIdentityCore
+import PodIdentityTestSupport
 import Testing
 
 /// The stand-in is only worth its tests if real AWS tooling accepts it: the real awscli
 /// (botocore's EKS model and signer) creates, lists and deletes associations through it.
 @Suite("The EKS stand-in speaks EKS as awscli does")
 struct AWSCLIFidelityTests {
-    static func aws(_ arguments: [String], port: Int) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["aws"] + arguments + ["--endpoint-url", "http://127.0.0.1:\(port)", "--region", "us-west-2", "--output", "json"]
-        process.environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-            "HOME": NSTemporaryDirectory(),
-            "AWS_ACCESS_KEY_ID": EKSStandIn.accessKeyID, "AWS_SECRET_ACCESS_KEY": EKSStandIn.secretAccessKey,
-            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_PAGER": "",
-        ]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    static func aws(_ arguments: [String], port: Int) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let aws = try #require(ChildProcess.which("aws"), "awscli is not installed")
+        let output = try await ChildProcess.run(
+            aws,
+            arguments + ["--endpoint-url", "http://127.0.0.1:\(port)", "--region", "us-west-2", "--output", "json"],
+            environment: [
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                "HOME": NSTemporaryDirectory(),
+                "AWS_ACCESS_KEY_ID": EKSStandIn.accessKeyID, "AWS_SECRET_ACCESS_KEY": EKSStandIn.secretAccessKey,
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "",
+            ])
+        return (output.status, output.standardOutput, output.standardError)
     }
 
     @Test("aws eks create-, list- and delete-pod-identity-association work against the stand-in")
     func awscli() async throws {
         let standIn = EKSStandIn()
         try await standIn.serve { port in
-            let created = try Self.aws(
+            let created = try await Self.aws(
                 [
                     "eks", "create-pod-identity-association", "--cluster-name", standIn.clusterName, "--namespace", "shop",
                     "--service-account", "checkout", "--role-arn", "arn:aws:iam::111122223333:role/checkout",
@@ -44,32 +39,32 @@ struct AWSCLIFidelityTests {
 
             for index in 0..<150 { standIn.add(namespace: "bulk", serviceAccount: "sa-\(index)") }
             // awscli follows nextToken itself (its paginator), so this also proves the token round-trip.
-            let listed = try Self.aws(["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName], port: port)
+            let listed = try await Self.aws(["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName], port: port)
             #expect(listed.status == 0, "\(listed.stderr)")
             guard case .array(let all)? = try JSONValue.parse(Data(listed.stdout.utf8))["associations"] else {
                 Issue.record("no associations in \(listed.stdout)")
                 return
             }
             #expect(all.count == 151)
-            let filtered = try Self.aws(
+            let filtered = try await Self.aws(
                 ["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName, "--namespace", "shop", "--service-account", "checkout"],
                 port: port)
             #expect(filtered.status == 0)
             #expect(filtered.stdout.contains("\"checkout\""))
             #expect(!filtered.stdout.contains("sa-1"))
 
-            let deleted = try Self.aws(
+            let deleted = try await Self.aws(
                 ["eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id", id], port: port)
             #expect(deleted.status == 0, "\(deleted.stderr)")
-            let missing = try Self.aws(
+            let missing = try await Self.aws(
                 ["eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id", id], port: port)
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("ResourceNotFoundException"))
 
-            let described = try Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName], port: port)
+            let described = try await Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName], port: port)
             #expect(described.status == 0, "\(described.stderr)")
             #expect(described.stdout.contains("\"ipFamily\": \"ipv4\""))
-            let wrongKey = try Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName, "--no-sign-request"], port: port)
+            let wrongKey = try await Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName, "--no-sign-request"], port: port)
             #expect(wrongKey.status != 0, "an unsigned request is refused")
         }
     }

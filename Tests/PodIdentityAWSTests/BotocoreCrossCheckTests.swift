@@ -1,5 +1,6 @@
 import Foundation
 import PodIdentityAWS
+import PodIdentityTestSupport
 import Testing
 
 /// The EKS requests the webhook makes, signed by us and by botocore (Support/botocore_sign.py),
@@ -10,7 +11,7 @@ import Testing
 @Suite("SigV4 signer agrees with botocore")
 struct BotocoreCrossCheckTests {
     @Test("EKS requests sign exactly as botocore signs them", arguments: EKSRequestCase.all)
-    func matchesBotocore(_ testCase: EKSRequestCase) throws {
+    func matchesBotocore(_ testCase: EKSRequestCase) async throws {
         let date = Date(timeIntervalSince1970: 1_795_435_200)
         let timestamp = SigV4Signer.amzDate(for: date)
         #expect(timestamp == "20261123T120000Z")
@@ -23,7 +24,7 @@ struct BotocoreCrossCheckTests {
         let signer = SigV4Signer(service: "eks", region: testCase.region)
         let ours = signer.sign(testCase.request, credentials: credentials, date: date)
 
-        let theirs = try Botocore.sign(
+        let theirs = try await Botocore.sign(
             Botocore.Input(
                 method: testCase.method,
                 url: testCase.url,
@@ -150,9 +151,6 @@ enum Botocore {
     /// `$PYTHON`, else `python3` from `PATH`.
     static var python: String { ProcessInfo.processInfo.environment["PYTHON"] ?? "python3" }
 
-    static let isAvailable: Bool = {
-        (try? Botocore.run(["-c", "import botocore.auth"], input: Data()).status) == 0
-    }()
 
     /// The script's input. A `nil` token is left out of the JSON.
     ///
@@ -192,46 +190,18 @@ enum Botocore {
         }
     }
 
-    static func sign(_ input: Input) throws -> Output {
-        let result = try run([script.path], input: JSONEncoder().encode(input))
+    static func sign(_ input: Input) async throws -> Output {
+        let result = try await run([script.path], input: JSONEncoder().encode(input))
         guard result.status == 0 else {
-            throw BotocoreError("botocore_sign.py exited with \(result.status): \(result.stderr)")
+            throw BotocoreError("botocore_sign.py exited with \(result.status): \(result.standardError)")
         }
         return try JSONDecoder().decode(Output.self, from: result.stdout)
     }
 
-    struct RunResult {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-    }
-
     /// Runs the Python interpreter with `arguments`, feeding `input` on stdin.
-    static func run(_ arguments: [String], input: Data) throws -> RunResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python] + arguments
-        // stdin comes from a file (a pipe would raise SIGPIPE in this process if the child exited
-        // before reading it) and stderr goes to one (so that it cannot fill up and block the child).
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("piw-botocore-\(UUID().uuidString)")
-        let inputFile = base.appendingPathExtension("in")
-        let errorFile = base.appendingPathExtension("err")
-        try input.write(to: inputFile)
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: inputFile)
-            try? FileManager.default.removeItem(at: errorFile)
-        }
-        let stdout = Pipe()
-        process.standardInput = try FileHandle(forReadingFrom: inputFile)
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        try process.run()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? Data(contentsOf: errorFile)) ?? Data()
-        return RunResult(
-            status: process.terminationStatus, stdout: output, stderr: String(decoding: errors, as: UTF8.self))
+    static func run(_ arguments: [String], input: Data) async throws -> ChildProcess.Output {
+        guard let env = ChildProcess.which("env") else { throw BotocoreError("no env on PATH") }
+        return try await ChildProcess.run(env, [python] + arguments, stdin: input)
     }
 }
 

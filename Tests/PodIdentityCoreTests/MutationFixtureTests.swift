@@ -66,7 +66,7 @@ struct MutationFixtureTests {
             patchFile = directory.appendingPathComponent("patch.json")
         try #require(fixture.pod).jsonData.write(to: podFile)
         try patch.jsonData.write(to: patchFile)
-        let output = try Tools.run(
+        let output = try await Tools.run(
             Tools.kubectl,
             ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
         #expect(output.status == 0, "kubectl: \(output.stderr)")
@@ -94,7 +94,7 @@ struct MutationFixtureTests {
             }
         }
         let script = Tools.repositoryRoot.appendingPathComponent("scripts/validate-objects.py").path
-        let output = try Tools.run(Tools.validatorPython, [script] + allowed.keys.sorted())
+        let output = try await Tools.run(Tools.validatorPython, [script] + allowed.keys.sorted())
         #expect(output.status == 0, "validator: \(output.stderr)")
         let lines = String(decoding: output.stdout, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == allowed.count)

@@ -1,6 +1,7 @@
 import Foundation
 import PodIdentityCore
 import PodIdentityServer
+import PodIdentityTestSupport
 import Testing
 
 /// The real `pod-identity-webhook` binary, run the way users run it.
@@ -25,40 +26,17 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> Output {
-        try runTool(binary, arguments, stdin: stdin, environment: environment)
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws -> Output {
+        try await runTool(binary, arguments, stdin: stdin, environment: environment)
     }
 
-    static func runTool(_ tool: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:])
-        throws -> Output
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
+    static func runTool(
+        _ tool: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]
+    ) async throws -> Output {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("POD_IDENTITY_WEBHOOK_") }
         env.merge(environment) { $1 }
-        process.environment = env
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outFile = directory.appendingPathComponent("out"), errFile = directory.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: outFile)
-        process.standardError = try FileHandle(forWritingTo: errFile)
-        if let stdin {
-            let inFile = directory.appendingPathComponent("in")
-            try stdin.write(to: inFile)
-            process.standardInput = try FileHandle(forReadingFrom: inFile)
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        try process.run()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus,
-            stdout: String(decoding: try Data(contentsOf: outFile), as: UTF8.self),
-            stderr: String(decoding: try Data(contentsOf: errFile), as: UTF8.self))
+        let output = try await ChildProcess.run(tool, arguments, environment: env, stdin: stdin)
+        return Output(status: output.status, stdout: output.standardOutput, stderr: output.standardError)
     }
 
     static let podYAML = """
@@ -78,7 +56,7 @@ struct CommandLineTests {
         """
 
     @Test("mutate -o patch gives a patch that kubectl patch --local applies to the same pod as -o json")
-    func mutatePatchAgreesWithKubectl() throws {
+    func mutatePatchAgreesWithKubectl() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-mutate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -87,16 +65,16 @@ struct CommandLineTests {
         let flags = [
             "--association", "shop/checkout", "--no-token-expiration-jitter", "--aws-default-region", "eu-west-1",
         ]
-        let patch = try Self.run(["mutate", podFile.path, "-o", "patch"] + flags)
+        let patch = try await Self.run(["mutate", podFile.path, "-o", "patch"] + flags)
         #expect(patch.status == 0, "\(patch.stderr)")
         #expect(patch.stderr.contains("shop/web service account checkout: mutated"))
         let patchFile = directory.appendingPathComponent("patch.json")
         try Data(patch.stdout.utf8).write(to: patchFile)
-        let kubectl = try Self.runTool(
+        let kubectl = try await Self.runTool(
             ProcessInfo.processInfo.environment["KUBECTL"] ?? "/usr/bin/kubectl",
             ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
         #expect(kubectl.status == 0, "\(kubectl.stderr)")
-        let json = try Self.run(["mutate", podFile.path, "-o", "json"] + flags)
+        let json = try await Self.run(["mutate", podFile.path, "-o", "json"] + flags)
         #expect(json.status == 0)
         let ours = try JSONValue.parse(Data(json.stdout.utf8)), theirs = try JSONValue.parse(Data(kubectl.stdout.utf8))
         #expect(ours == theirs)
@@ -115,15 +93,15 @@ struct CommandLineTests {
     }
 
     @Test("mutate reads YAML from stdin and prints YAML; reads a whole AdmissionReview too")
-    func mutateStdinAndReview() throws {
-        let yaml = try Self.run(["mutate", "-"], stdin: Data(Self.podYAML.utf8))
+    func mutateStdinAndReview() async throws {
+        let yaml = try await Self.run(["mutate", "-"], stdin: Data(Self.podYAML.utf8))
         #expect(yaml.status == 0, "\(yaml.stderr)")
         let pod = try Documents.parse(Data(yaml.stdout.utf8))
         #expect(pod["metadata"]?["labels"]?["eks.amazonaws.com/pod-identity"] == "enabled")
         #expect(pod["spec"]?["containers"]?.firstElement?["env"]?.firstElement?["value"] == "1", "\"1\" stays a string")
 
         let review = Reviews.body(object: try Documents.parse(Data(Self.podYAML.utf8)))
-        let notAssociated = try Self.run(["mutate", "-o", "patch", "--association", "other/sa"], stdin: review)
+        let notAssociated = try await Self.run(["mutate", "-o", "patch", "--association", "other/sa"], stdin: review)
         #expect(notAssociated.status == 0)
         #expect(notAssociated.stderr.contains("not-associated"))
         #expect(notAssociated.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
@@ -136,30 +114,30 @@ struct CommandLineTests {
             ("kind: Service\napiVersion: v1\n", "expected a Pod or an AdmissionReview"),
             ("", "input is empty"),
         ])
-    func mutateBadInput(_ input: String, _ message: String) throws {
-        let output = try Self.run(["mutate"], stdin: Data(input.utf8))
+    func mutateBadInput(_ input: String, _ message: String) async throws {
+        let output = try await Self.run(["mutate"], stdin: Data(input.utf8))
         #expect(output.status != 0)
         #expect(output.stderr.contains(message), "\(output.stderr)")
         #expect(output.stdout.isEmpty)
     }
 
     @Test("a missing file and a bad flag value are clear errors")
-    func mutateBadArguments() throws {
-        let missing = try Self.run(["mutate", "/nonexistent/pod.yaml"])
+    func mutateBadArguments() async throws {
+        let missing = try await Self.run(["mutate", "/nonexistent/pod.yaml"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("cannot read /nonexistent/pod.yaml"))
-        let badAssociation = try Self.run(["mutate", "--association", "nope"], stdin: Data(Self.podYAML.utf8))
+        let badAssociation = try await Self.run(["mutate", "--association", "nope"], stdin: Data(Self.podYAML.utf8))
         #expect(badAssociation.status != 0)
         #expect(badAssociation.stderr.contains("is not NAMESPACE/SERVICEACCOUNT"))
-        let badExpiration = try Self.run(["mutate", "--token-expiration", "100000"], stdin: Data(Self.podYAML.utf8))
+        let badExpiration = try await Self.run(["mutate", "--token-expiration", "100000"], stdin: Data(Self.podYAML.utf8))
         #expect(badExpiration.status != 0)
         #expect(badExpiration.stderr.contains("--token-expiration must be between 600 and 86400"))
     }
 
     @Test("boolean flags take --name, --name=true and --name=false; the environment fills what flags leave out")
-    func booleanFlagsAndEnvironment() throws {
-        func env(_ arguments: [String], _ environment: [String: String] = [:]) throws -> [String] {
-            let output = try Self.run(
+    func booleanFlagsAndEnvironment() async throws {
+        func env(_ arguments: [String], _ environment: [String: String] = [:]) async throws -> [String] {
+            let output = try await Self.run(
                 ["mutate", "-o", "json"] + arguments, stdin: Data(Self.podYAML.utf8), environment: environment)
             #expect(output.status == 0, "\(output.stderr)")
             guard
@@ -170,16 +148,16 @@ struct CommandLineTests {
             }
             return env.compactMap { $0["name"]?.stringValue }
         }
-        #expect(try env(["--sts-regional-endpoint"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
-        #expect(try env(["--sts-regional-endpoint=true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
-        #expect(!(try env(["--sts-regional-endpoint=false"]).contains("AWS_STS_REGIONAL_ENDPOINTS")))
+        #expect(try await env(["--sts-regional-endpoint"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(try await env(["--sts-regional-endpoint=true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+        #expect(!(try await env(["--sts-regional-endpoint=false"]).contains("AWS_STS_REGIONAL_ENDPOINTS")))
         #expect(
-            try env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+            try await env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
         #expect(
-            !(try env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
+            !(try await env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
                 .contains("AWS_STS_REGIONAL_ENDPOINTS")), "the command line wins")
-        #expect(try env([], ["POD_IDENTITY_WEBHOOK_AWS_DEFAULT_REGION": "ap-south-1"]).contains("AWS_REGION"))
-        let jitterOff = try Self.run(
+        #expect(try await env([], ["POD_IDENTITY_WEBHOOK_AWS_DEFAULT_REGION": "ap-south-1"]).contains("AWS_REGION"))
+        let jitterOff = try await Self.run(
             ["mutate", "-o", "json"], stdin: Data(Self.podYAML.utf8),
             environment: [
                 "POD_IDENTITY_WEBHOOK_TOKEN_EXPIRATION_JITTER": "false",
@@ -189,8 +167,8 @@ struct CommandLineTests {
     }
 
     @Test("serve accepts the reference's flags: those that mean something here, and the rest with a warning")
-    func referenceFlags() throws {
-        let output = try Self.run([
+    func referenceFlags() async throws {
+        let output = try await Self.run([
             "--in-cluster=false", "--kubeconfig", "/tmp/kc", "--namespace=eks", "--annotation-prefix",
             "eks.amazonaws.com",
             "--token-expiration=86400", "--sts-regional-endpoint=false", "--port=8443", "--version",
@@ -203,8 +181,8 @@ struct CommandLineTests {
     }
 
     @Test("serve --help documents every flag and the environment variables")
-    func serveHelp() throws {
-        let output = try Self.run(["serve", "--help"])
+    func serveHelp() async throws {
+        let output = try await Self.run(["serve", "--help"])
         #expect(output.status == 0)
         for flag in [
             "--port", "--metrics-port", "--tls-cert", "--tls-key", "--tls-min-version", "--associations-file",
@@ -221,8 +199,8 @@ struct CommandLineTests {
     }
 
     @Test("serve without a certificate says what is missing and how to get going")
-    func serveWithoutCertificate() throws {
-        let output = try Self.run(["serve", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "/nonexistent/tls.key"])
+    func serveWithoutCertificate() async throws {
+        let output = try await Self.run(["serve", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "/nonexistent/tls.key"])
         #expect(output.status != 0)
         #expect(output.stderr.contains("cannot read --tls-cert /nonexistent/tls.crt"))
         #expect(output.stderr.contains("--dev"))
@@ -235,32 +213,28 @@ struct CommandLineTests {
         process.arguments = [
             "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
         ]
-        let stdout = Pipe()
-        process.standardOutput = stdout
+        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-dev-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outFile) }
+        process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        // If the banner never comes, stop the server so the read below ends.
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            if process.isRunning { process.terminate() }
-        }
-        defer { watchdog.cancel() }
+        // Poll the output file: blocking reads would hold a thread the in-process servers need.
         var text = ""
         let deadline = ContinuousClock.now + .seconds(30)
-        while !text.contains("Decode the patch"), ContinuousClock.now < deadline {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        while !text.contains("Decode the patch"), process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            text = String(decoding: (try? Data(contentsOf: outFile)) ?? Data(), as: UTF8.self)
         }
         let curl = try #require(text.split(separator: "\n").first { $0.hasPrefix("curl ") }, "no curl in: \(text)")
-        let answer = try Self.runTool("/bin/bash", ["-c", String(curl)])
+        let answer = try await Self.runTool("/bin/bash", ["-c", String(curl)])
         #expect(answer.status == 0, "\(answer.stderr)")
         let review = try JSONValue.parse(Data(answer.stdout.utf8))
         #expect(review["response"]?["allowed"] == true)
         #expect(review["response"]?["patchType"] == "JSONPatch")
         process.terminate()  // SIGTERM
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         #expect(process.terminationStatus == 0)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PodIdentityTestSupport
 
 /// Runs the real tools the tests check against (`kubectl`, the schema validator).
 enum Tools {
@@ -20,25 +21,12 @@ enum Tools {
         var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Output {
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw ToolError("\(executable) is not installed: run the tests through scripts/test.sh, which sets it up")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        // stderr goes to a file so that neither pipe can fill up and block the child.
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? Data(contentsOf: errorFile)) ?? Data()
-        return Output(status: process.terminationStatus, stdout: out, stderr: String(decoding: errors, as: UTF8.self))
+        let output = try await ChildProcess.run(executable, arguments)
+        return Output(status: output.status, stdout: output.stdout, stderr: output.standardError)
     }
 
     static func temporaryDirectory() throws -> URL {
