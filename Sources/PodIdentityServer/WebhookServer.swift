@@ -105,6 +105,7 @@ public struct WebhookServer: Sendable {
                     "source": .string(snapshot.source),
                     "ready": .bool(source.isReady),
                     "count": .integer(Int64(snapshot.count)),
+                    "lastSync": .object(source.debugStatus.mapValues(JSONValue.string)),
                     "snapshotAgeSeconds": .number(
                         (Date().timeIntervalSince(snapshot.createdAt) * 1000).rounded() / 1000),
                     "associations": .array(

@@ -24,6 +24,8 @@ enum CommandLineCompatibility {
         "container-credentials-audience", "container-credentials-token-mount-path",
         "container-credentials-token-volume-name", "container-credentials-token-path",
         "container-credentials-full-uri", "token-expiration", "aws-default-region", "log-format", "log-level",
+        "cluster-name", "region", "eks-endpoint", "sync-interval", "miss-lookup-timeout", "miss-lookup-negative-ttl",
+        "miss-lookup-rate",
     ]
 
     /// The reference's flags that have no effect here, and whether they take a value.

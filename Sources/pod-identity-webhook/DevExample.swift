@@ -8,11 +8,11 @@ enum DevExample {
         "containers":[{"name":"app","image":"public.ecr.aws/amazonlinux/amazonlinux:2023"}]}}}}
         """
 
-    static func banner(port: Int) -> String {
+    static func banner(port: Int, associations: String) -> String {
         """
 
         pod-identity-webhook is running in development mode on https://127.0.0.1:\(port) \
-        (self-signed certificate, association default/demo).
+        (self-signed certificate; associations: \(associations)).
         Post an example review:
 
         curl -sk https://127.0.0.1:\(port)/mutate -H 'Content-Type: application/json' -d '\(review)'

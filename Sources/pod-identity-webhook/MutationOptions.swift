@@ -17,9 +17,9 @@ struct MutationOptions: ParsableArguments {
 
     @Option(
         help:
-            "Value of AWS_CONTAINER_CREDENTIALS_FULL_URI (the Pod Identity Agent; use http://[fd00:ec2::23]/v1/credentials on IPv6 clusters)."
+            "Value of AWS_CONTAINER_CREDENTIALS_FULL_URI, the Pod Identity Agent. Default: http://169.254.170.23/v1/credentials; in EKS mode on an IPv6 cluster, http://[fd00:ec2::23]/v1/credentials."
     )
-    var containerCredentialsFullUri = MutationSettings().fullURI
+    var containerCredentialsFullUri: String?
 
     @Option(
         help:
@@ -34,24 +34,36 @@ struct MutationOptions: ParsableArguments {
     )
     var tokenExpirationJitter = true
 
-    @Option(help: "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value.")
+    @Option(help: "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value. Default: none; the cluster's region in EKS mode.")
     var awsDefaultRegion: String?
 
-    @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional.")
-    var stsRegionalEndpoint = false
+    @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional. Default: off; on in EKS mode.")
+    var stsRegionalEndpoint: Bool?
 
-    func settings() throws -> MutationSettings {
+    /// What EKS mode changes when the user did not say otherwise, so pods come out as on
+    /// managed EKS: the cluster's region, regional STS, and the IPv6 agent address.
+    struct EKSDefaults {
+        var region: String
+        var ipv6: Bool
+    }
+
+    func settings(eks: EKSDefaults? = nil) throws -> MutationSettings {
         var settings = MutationSettings()
         settings.audience = containerCredentialsAudience
         settings.mountPath = containerCredentialsTokenMountPath
         settings.volumeName = containerCredentialsTokenVolumeName
         settings.tokenPath = containerCredentialsTokenPath
-        settings.fullURI = containerCredentialsFullUri
+        if let uri = containerCredentialsFullUri {
+            settings.fullURI = uri
+        } else if eks?.ipv6 == true {
+            settings.fullURI = MutationSettings.ipv6FullURI
+            settings.extraEnvironment = [EnvVar(name: "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", value: "IPv6")]
+        }
         // As the reference does, a lifetime under the API server's minimum is raised to it.
         settings.tokenExpiration = max(tokenExpiration, MutationSettings.minimumTokenExpiration)
         settings.tokenExpirationJitter = tokenExpirationJitter
-        settings.region = awsDefaultRegion.flatMap { $0.isEmpty ? nil : $0 }
-        settings.regionalSTS = stsRegionalEndpoint
+        settings.region = awsDefaultRegion.flatMap { $0.isEmpty ? nil : $0 } ?? eks?.region
+        settings.regionalSTS = stsRegionalEndpoint ?? (eks != nil)
         if let problem = settings.validationError() {
             throw ValidationError(problem)
         }

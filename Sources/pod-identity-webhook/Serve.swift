@@ -1,7 +1,9 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOSSL
+import PodIdentityAWS
 import PodIdentityCore
 import PodIdentityServer
 import ServiceLifecycle
@@ -40,6 +42,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "Associations") var associationOptions: AssociationOptions
     @OptionGroup(title: "Mutation") var mutationOptions: MutationOptions
+    @OptionGroup(title: "EKS") var eksOptions: EKSOptions
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
@@ -71,7 +74,6 @@ struct Serve: AsyncParsableCommand {
         configuration.readTimeout = try parseDuration(readTimeout, flag: "read-timeout")
         configuration.idleTimeout = try parseDuration(idleTimeout, flag: "idle-timeout")
         configuration.debuggingHandlers = enableDebuggingHandlers
-        configuration.mutation = try mutationOptions.settings()
 
         var refs = try associationOptions.refs()
         let certificates: CertificateStore
@@ -88,16 +90,34 @@ struct Serve: AsyncParsableCommand {
                     certificatePath: tlsCert, keyPath: tlsKey, pollInterval: configuration.certificateReloadInterval,
                     logger: logger)
             } catch {
-                throw ValidationError("\(error) (use --dev for an in-memory development certificate)")
+                throw StartupError("\(error) (use --dev for an in-memory development certificate)")
             }
         }
+        let metrics = WebhookMetrics()
         let source: any AssociationSource
-        if let path = associationOptions.associationsFile {
+        var httpClient: HTTPClient?
+        if let cluster = eksOptions.clusterName {
+            guard associationOptions.associationsFile == nil && associationOptions.associations.isEmpty else {
+                throw ValidationError(
+                    "--cluster-name and --associations-file/--association are two association sources; choose one")
+            }
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            httpClient = http
+            do {
+                let (eksSource, defaults) = try await makeEKSSource(
+                    cluster: cluster, httpClient: http, metrics: metrics, logger: logger)
+                source = eksSource
+                configuration.mutation = try mutationOptions.settings(eks: defaults)
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+        } else if let path = associationOptions.associationsFile {
             do {
                 source = try FileAssociationSource(
                     path: path, extra: refs, pollInterval: configuration.associationsReloadInterval, logger: logger)
             } catch {
-                throw ValidationError(error.description)
+                throw StartupError(error.description)
             }
         } else {
             if refs.isEmpty {
@@ -106,17 +126,65 @@ struct Serve: AsyncParsableCommand {
             }
             source = StaticAssociationSource(refs)
         }
+        if eksOptions.clusterName == nil {
+            configuration.mutation = try mutationOptions.settings()
+        }
 
         let server = WebhookServer(
-            configuration: configuration, source: source, certificates: certificates, logger: logger)
+            configuration: configuration, source: source, certificates: certificates, metrics: metrics, logger: logger)
         let isDev = dev
+        let sourceName = source.snapshot.source == "flags" ? refs.map(\.description).joined(separator: ", ") : source.snapshot.source
         let group = try server.makeServiceGroup { listener, port in
             logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])
             if isDev && listener == .webhook {
-                FileHandle.standardOutput.write(Data((DevExample.banner(port: port) + "\n").utf8))
+                FileHandle.standardOutput.write(Data((DevExample.banner(port: port, associations: sourceName) + "\n").utf8))
             }
         }
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient?.shutdown()
+            throw error
+        }
+        try await httpClient?.shutdown()
+    }
+
+    /// EKS mode: checks the cluster with `DescribeCluster` before serving, so a wrong cluster,
+    /// region or credentials fail at start with a clear message instead of pods silently not
+    /// being mutated.
+    private func makeEKSSource(
+        cluster: String, httpClient: HTTPClient, metrics: WebhookMetrics, logger: Logger
+    ) async throws -> (EKSAssociationSource, MutationOptions.EKSDefaults) {
+        let environment = ProcessInfo.processInfo.environment
+        let region = try eksOptions.resolvedRegion(environment: environment)
+        let eksMetrics = EKSMetrics(factory: metrics.metricsFactory)
+        let credentials = CredentialChain.standard(environment: environment, httpClient: httpClient, logger: logger)
+        let client: EKSClient
+        do {
+            client = try EKSClient(
+                region: region, endpoint: try eksOptions.endpointURL(), httpClient: httpClient, credentials: credentials,
+                logger: logger, onRequest: { eksMetrics.recordRequest(operation: $0, status: $1) })
+        } catch let error as EKSError {
+            throw ValidationError(error.message)
+        }
+        let description: ClusterDescription
+        do {
+            description = try await client.describeCluster(cluster)
+        } catch {
+            throw StartupError(
+                "cannot describe EKS cluster \"\(cluster)\" in \(region): \(error). Check --cluster-name, --region and "
+                    + "the webhook's AWS credentials (it needs eks:DescribeCluster and eks:ListPodIdentityAssociations).")
+        }
+        let ipv6 = description.ipFamily?.lowercased() == "ipv6"
+        logger.info(
+            "EKS mode",
+            metadata: [
+                "eks.cluster": "\(cluster)", "aws.region": "\(region)", "eks.ip_family": "\(description.ipFamily ?? "ipv4")",
+            ])
+        let source = EKSAssociationSource(
+            client: client, configuration: try eksOptions.configuration(cluster: cluster), metrics: eksMetrics,
+            logger: logger)
+        return (source, MutationOptions.EKSDefaults(region: region, ipv6: ipv6))
     }
 
     private func tlsVersion() throws -> TLSVersion {
@@ -140,4 +208,10 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
         return .milliseconds(Int64((value * 1000).rounded()))
     }
     throw ValidationError("--\(flag) must be a duration such as 500ms, 10s or 2m, got \"\(text)\"")
+}
+
+/// A failure to start that is not a usage mistake: printed as `Error: …` without the usage text.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -79,6 +79,15 @@ public final class EKSAssociationSource: AssociationSource {
     public var isReady: Bool { state.withLock { $0.ready } }
     public var syncStatus: SyncStatus { state.withLock { $0.status } }
 
+    public var debugStatus: [String: String] {
+        let status = syncStatus
+        var result: [String: String] = ["cluster": configuration.cluster]
+        if let success = status.lastSuccess { result["lastSuccess"] = success.formatted(.iso8601) }
+        if let error = status.lastError { result["lastError"] = error }
+        if let duration = status.lastDuration { result["lastDurationMs"] = String(duration.milliseconds) }
+        return result
+    }
+
     public func run() async throws {
         var failures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

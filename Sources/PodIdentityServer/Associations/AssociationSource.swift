@@ -12,9 +12,13 @@ public protocol AssociationSource: Service {
     var isReady: Bool { get }
     /// Whether pods of `ref` get Pod Identity. May wait, bounded, to ask upstream on a miss.
     func isAssociated(_ ref: ServiceAccountRef) async -> Bool
+    /// What an operator should know about the last load or sync, for `/debug/associations`.
+    var debugStatus: [String: String] { get }
 }
 
 extension AssociationSource {
+    public var debugStatus: [String: String] { [:] }
+
     public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
         snapshot.contains(ref)
     }

@@ -23,6 +23,8 @@ public final class WebhookMetrics: Sendable {
     private let duration: CoreMetrics.Timer
     private let associations: CoreMetrics.Meter
     private let factory: PrometheusMetricsFactory
+    /// The factory behind these metrics, for other components' metrics on the same registry.
+    public var metricsFactory: any MetricsFactory { factory }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
