@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project: sets up what the tests call (a Python venv with
-# kubernetes-validate; kubectl must be installed), builds, then runs `swift test`.
+# kubernetes-validate and awscli; kubectl must be installed), builds, then runs `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +9,15 @@ if ! command -v kubectl >/dev/null 2>&1; then
   exit 1
 fi
 
-if ! .venv/bin/python -c 'import kubernetes_validate' >/dev/null 2>&1; then
-  echo "==> creating .venv with kubernetes-validate (Kubernetes JSON schemas, offline)"
+# The venv holds kubernetes-validate (Kubernetes JSON schemas, offline), awscli (a real EKS
+# client) and botocore (the reference SigV4 signer; newer awscli vendors its own). It goes
+# first on PATH for the tests.
+if ! .venv/bin/python -c 'import kubernetes_validate, botocore' >/dev/null 2>&1 || [ ! -x .venv/bin/aws ]; then
+  echo "==> creating .venv with kubernetes-validate and awscli"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet kubernetes-validate
+  .venv/bin/pip install --quiet kubernetes-validate awscli botocore
 fi
+export PATH="$PWD/.venv/bin:$PATH"
 
 echo "==> swift build --build-tests"
 swift build --build-tests

@@ -29,7 +29,8 @@ public enum ChildProcess {
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 do {
-                    continuation.resume(returning: try runBlocking(executable, arguments, environment: environment, stdin: stdin))
+                    continuation.resume(
+                        returning: try runBlocking(executable, arguments, environment: environment, stdin: stdin))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -64,12 +65,15 @@ public enum ChildProcess {
         try process.run()
         process.waitUntilExit()
         return Output(
-            status: process.terminationStatus, stdout: try Data(contentsOf: outFile), stderr: try Data(contentsOf: errFile))
+            status: process.terminationStatus, stdout: try Data(contentsOf: outFile),
+            stderr: try Data(contentsOf: errFile))
     }
 
     /// The absolute path of `name` on `PATH`, or nil.
     public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 }

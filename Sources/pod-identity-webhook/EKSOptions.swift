@@ -44,7 +44,9 @@ struct EKSOptions: ParsableArguments {
     func configuration(cluster: String) throws -> EKSAssociationSource.Configuration {
         var configuration = EKSAssociationSource.Configuration(cluster: cluster)
         configuration.syncInterval = try parseDuration(syncInterval, flag: "sync-interval")
-        guard configuration.syncInterval >= .seconds(1) else { throw ValidationError("--sync-interval must be at least 1s") }
+        guard configuration.syncInterval >= .seconds(1) else {
+            throw ValidationError("--sync-interval must be at least 1s")
+        }
         configuration.missLookupTimeout = try parseDuration(missLookupTimeout, flag: "miss-lookup-timeout")
         configuration.missLookupNegativeTTL = try parseDuration(missLookupNegativeTtl, flag: "miss-lookup-negative-ttl")
         guard missLookupRate >= 0 else { throw ValidationError("--miss-lookup-rate must not be negative") }

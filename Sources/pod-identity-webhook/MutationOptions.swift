@@ -34,7 +34,10 @@ struct MutationOptions: ParsableArguments {
     )
     var tokenExpirationJitter = true
 
-    @Option(help: "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value. Default: none; the cluster's region in EKS mode.")
+    @Option(
+        help:
+            "If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value. Default: none; the cluster's region in EKS mode."
+    )
     var awsDefaultRegion: String?
 
     @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional. Default: off; on in EKS mode.")

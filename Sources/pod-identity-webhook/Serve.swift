@@ -133,11 +133,13 @@ struct Serve: AsyncParsableCommand {
         let server = WebhookServer(
             configuration: configuration, source: source, certificates: certificates, metrics: metrics, logger: logger)
         let isDev = dev
-        let sourceName = source.snapshot.source == "flags" ? refs.map(\.description).joined(separator: ", ") : source.snapshot.source
+        let sourceName =
+            source.snapshot.source == "flags" ? refs.map(\.description).joined(separator: ", ") : source.snapshot.source
         let group = try server.makeServiceGroup { listener, port in
             logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])
             if isDev && listener == .webhook {
-                FileHandle.standardOutput.write(Data((DevExample.banner(port: port, associations: sourceName) + "\n").utf8))
+                FileHandle.standardOutput.write(
+                    Data((DevExample.banner(port: port, associations: sourceName) + "\n").utf8))
             }
         }
         do {
@@ -162,7 +164,8 @@ struct Serve: AsyncParsableCommand {
         let client: EKSClient
         do {
             client = try EKSClient(
-                region: region, endpoint: try eksOptions.endpointURL(), httpClient: httpClient, credentials: credentials,
+                region: region, endpoint: try eksOptions.endpointURL(), httpClient: httpClient,
+                credentials: credentials,
                 logger: logger, onRequest: { eksMetrics.recordRequest(operation: $0, status: $1) })
         } catch let error as EKSError {
             throw ValidationError(error.message)
@@ -173,13 +176,15 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw StartupError(
                 "cannot describe EKS cluster \"\(cluster)\" in \(region): \(error). Check --cluster-name, --region and "
-                    + "the webhook's AWS credentials (it needs eks:DescribeCluster and eks:ListPodIdentityAssociations).")
+                    + "the webhook's AWS credentials (it needs eks:DescribeCluster and eks:ListPodIdentityAssociations)."
+            )
         }
         let ipv6 = description.ipFamily?.lowercased() == "ipv6"
         logger.info(
             "EKS mode",
             metadata: [
-                "eks.cluster": "\(cluster)", "aws.region": "\(region)", "eks.ip_family": "\(description.ipFamily ?? "ipv4")",
+                "eks.cluster": "\(cluster)", "aws.region": "\(region)",
+                "eks.ip_family": "\(description.ipFamily ?? "ipv4")",
             ])
         let source = EKSAssociationSource(
             client: client, configuration: try eksOptions.configuration(cluster: cluster), metrics: eksMetrics,

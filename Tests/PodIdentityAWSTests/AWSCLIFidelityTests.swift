@@ -29,7 +29,8 @@ struct AWSCLIFidelityTests {
         try await standIn.serve { port in
             let created = try await Self.aws(
                 [
-                    "eks", "create-pod-identity-association", "--cluster-name", standIn.clusterName, "--namespace", "shop",
+                    "eks", "create-pod-identity-association", "--cluster-name", standIn.clusterName, "--namespace",
+                    "shop",
                     "--service-account", "checkout", "--role-arn", "arn:aws:iam::111122223333:role/checkout",
                 ], port: port)
             #expect(created.status == 0, "\(created.stderr)")
@@ -39,7 +40,8 @@ struct AWSCLIFidelityTests {
 
             for index in 0..<150 { standIn.add(namespace: "bulk", serviceAccount: "sa-\(index)") }
             // awscli follows nextToken itself (its paginator), so this also proves the token round-trip.
-            let listed = try await Self.aws(["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName], port: port)
+            let listed = try await Self.aws(
+                ["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName], port: port)
             #expect(listed.status == 0, "\(listed.stderr)")
             guard case .array(let all)? = try JSONValue.parse(Data(listed.stdout.utf8))["associations"] else {
                 Issue.record("no associations in \(listed.stdout)")
@@ -47,24 +49,34 @@ struct AWSCLIFidelityTests {
             }
             #expect(all.count == 151)
             let filtered = try await Self.aws(
-                ["eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName, "--namespace", "shop", "--service-account", "checkout"],
+                [
+                    "eks", "list-pod-identity-associations", "--cluster-name", standIn.clusterName, "--namespace",
+                    "shop", "--service-account", "checkout",
+                ],
                 port: port)
             #expect(filtered.status == 0)
             #expect(filtered.stdout.contains("\"checkout\""))
             #expect(!filtered.stdout.contains("sa-1"))
 
             let deleted = try await Self.aws(
-                ["eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id", id], port: port)
+                [
+                    "eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id",
+                    id,
+                ], port: port)
             #expect(deleted.status == 0, "\(deleted.stderr)")
             let missing = try await Self.aws(
-                ["eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id", id], port: port)
+                [
+                    "eks", "delete-pod-identity-association", "--cluster-name", standIn.clusterName, "--association-id",
+                    id,
+                ], port: port)
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("ResourceNotFoundException"))
 
             let described = try await Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName], port: port)
             #expect(described.status == 0, "\(described.stderr)")
             #expect(described.stdout.contains("\"ipFamily\": \"ipv4\""))
-            let wrongKey = try await Self.aws(["eks", "describe-cluster", "--name", standIn.clusterName, "--no-sign-request"], port: port)
+            let wrongKey = try await Self.aws(
+                ["eks", "describe-cluster", "--name", standIn.clusterName, "--no-sign-request"], port: port)
             #expect(wrongKey.status != 0, "an unsigned request is refused")
         }
     }

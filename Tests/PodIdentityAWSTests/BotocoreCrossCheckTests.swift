@@ -151,7 +151,6 @@ enum Botocore {
     /// `$PYTHON`, else `python3` from `PATH`.
     static var python: String { ProcessInfo.processInfo.environment["PYTHON"] ?? "python3" }
 
-
     /// The script's input. A `nil` token is left out of the JSON.
     ///
     /// Explicit coding keys rather than a snake-case key strategy: JSONEncoder applies such a

@@ -122,7 +122,10 @@ struct EnvironmentCredentialProviderTests {
     func tokenOptional() async throws {
         for environment in [
             ["AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT", "AWS_SECRET_ACCESS_KEY": "environment-secret"],
-            ["AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT", "AWS_SECRET_ACCESS_KEY": "environment-secret", "AWS_SESSION_TOKEN": ""],
+            [
+                "AWS_ACCESS_KEY_ID": "AKIDENVIRONMENT", "AWS_SECRET_ACCESS_KEY": "environment-secret",
+                "AWS_SESSION_TOKEN": "",
+            ],
         ] {
             let credentials = try await EnvironmentCredentialProvider(environment: environment).credentials()
             #expect(credentials.accessKeyID == "AKIDENVIRONMENT")
@@ -139,14 +142,16 @@ struct EnvironmentCredentialProviderTests {
             ["AWS_SECRET_ACCESS_KEY": "lonely-environment-secret"],
         ])
     func onlyOne(_ environment: [String: String]) async throws {
-        let error = try #require(await CredentialTest.error(from: EnvironmentCredentialProvider(environment: environment)))
+        let error = try #require(
+            await CredentialTest.error(from: EnvironmentCredentialProvider(environment: environment)))
         #expect(error.kind == .failed)
         #expect(!error.description.contains("lonely-environment-secret"))
     }
 
     @Test("nothing set means not configured")
     func noneSet() async throws {
-        let error = try #require(await CredentialTest.error(from: EnvironmentCredentialProvider(environment: ["PATH": "/bin"])))
+        let error = try #require(
+            await CredentialTest.error(from: EnvironmentCredentialProvider(environment: ["PATH": "/bin"])))
         #expect(error.kind == .notConfigured)
     }
 }
@@ -184,8 +189,11 @@ struct SharedFilesCredentialProviderTests {
             aws_access_key_id = AKIDCONFIGFILE
             aws_secret_access_key = config-file-secret
             """)
-        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory)).credentials()
-        #expect(credentials == AWSCredentials(accessKeyID: "AKIDCREDENTIALSFILE", secretAccessKey: "credentials-file-secret"))
+        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory))
+            .credentials()
+        #expect(
+            credentials
+                == AWSCredentials(accessKeyID: "AKIDCREDENTIALSFILE", secretAccessKey: "credentials-file-secret"))
     }
 
     @Test("the config file is used when the credentials file is missing")
@@ -200,11 +208,13 @@ struct SharedFilesCredentialProviderTests {
             aws_secret_access_key = config-file-secret
             aws_session_token = config-file-token
             """)
-        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory)).credentials()
+        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory))
+            .credentials()
         #expect(
             credentials
                 == AWSCredentials(
-                    accessKeyID: "AKIDCONFIGFILE", secretAccessKey: "config-file-secret", sessionToken: "config-file-token"))
+                    accessKeyID: "AKIDCONFIGFILE", secretAccessKey: "config-file-secret",
+                    sessionToken: "config-file-token"))
     }
 
     @Test("AWS_PROFILE selects [profile NAME] in the config file and [NAME] in the credentials file")
@@ -267,7 +277,8 @@ struct SharedFilesCredentialProviderTests {
                 aws_secret_access_key   =   comments-secret
             ; aws_session_token = commented-token
             """)
-        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory)).credentials()
+        let credentials = try await SharedFilesCredentialProvider(environment: Self.environment(directory))
+            .credentials()
         #expect(credentials == AWSCredentials(accessKeyID: "AKIDCOMMENTS", secretAccessKey: "comments-secret"))
     }
 
@@ -585,7 +596,9 @@ struct WebIdentityCredentialProviderTests {
         #expect(
             try WebIdentityCredentialProvider.defaultEndpoint(region: "cn-northwest-1").absoluteString
                 == "https://sts.cn-northwest-1.amazonaws.com.cn")
-        #expect(try WebIdentityCredentialProvider.defaultEndpoint(region: nil).absoluteString == "https://sts.amazonaws.com")
+        #expect(
+            try WebIdentityCredentialProvider.defaultEndpoint(region: nil).absoluteString == "https://sts.amazonaws.com"
+        )
         #expect(throws: CredentialProviderError.self) {
             try WebIdentityCredentialProvider.defaultEndpoint(region: "evil.com/x")
         }
@@ -612,7 +625,10 @@ struct IMDSCredentialProviderTests {
                     "/latest/meta-data/iam/security-credentials/\(FakeCredentialEndpoints.roleName)",
                 ])
             #expect(requests.first?.ttl == "21600")
-            #expect(requests.dropFirst().map(\.token) == [FakeCredentialEndpoints.imdsToken, FakeCredentialEndpoints.imdsToken])
+            #expect(
+                requests.dropFirst().map(\.token) == [
+                    FakeCredentialEndpoints.imdsToken, FakeCredentialEndpoints.imdsToken,
+                ])
         }
     }
 
@@ -675,7 +691,8 @@ struct CredentialChainTests {
     func order() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        try directory.write("credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n")
+        try directory.write(
+            "credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n")
         let environment = [
             "HOME": directory.url.path, "AWS_SHARED_CREDENTIALS_FILE": directory.path("credentials"),
             "AWS_CONFIG_FILE": directory.path("config"),
@@ -817,7 +834,8 @@ struct CredentialChainTests {
         var withKeys = base
         withKeys["AWS_ACCESS_KEY_ID"] = "AKIDSTANDARD"
         withKeys["AWS_SECRET_ACCESS_KEY"] = "standard-secret"
-        let chain = CredentialChain.standard(environment: withKeys, httpClient: .shared, logger: CredentialTest.quietLogger)
+        let chain = CredentialChain.standard(
+            environment: withKeys, httpClient: .shared, logger: CredentialTest.quietLogger)
         #expect(try await chain.credentials().accessKeyID == "AKIDSTANDARD")
     }
 
@@ -832,7 +850,8 @@ struct CredentialChainTests {
         #expect(!"\(failed)".contains(secret))
 
         let fake = FakeCredentialEndpoints {
-            $0.containerBody = #"{"AccessKeyId":"ASIALEAK","SecretAccessKey":"chain-secret-never-shown","Expiration":"soon"}"#
+            $0.containerBody =
+                #"{"AccessKeyId":"ASIALEAK","SecretAccessKey":"chain-secret-never-shown","Expiration":"soon"}"#
         }
         try await fake.serve { port in
             let chain = CredentialChain(

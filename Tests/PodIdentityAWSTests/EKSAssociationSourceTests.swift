@@ -12,12 +12,14 @@ struct EKSAssociationSourceTests {
     static let checkout = ServiceAccountRef(namespace: "shop", name: "checkout")
 
     static func source(
-        _ client: EKSClient, standIn: EKSStandIn, configure: (inout EKSAssociationSource.Configuration) -> Void = { _ in },
+        _ client: EKSClient, standIn: EKSStandIn,
+        configure: (inout EKSAssociationSource.Configuration) -> Void = { _ in },
         metrics: EKSMetrics? = nil
     ) -> EKSAssociationSource {
         var configuration = EKSAssociationSource.Configuration(cluster: standIn.clusterName)
         configure(&configuration)
-        return EKSAssociationSource(client: client, configuration: configuration, metrics: metrics, logger: EKSTest.quietLogger)
+        return EKSAssociationSource(
+            client: client, configuration: configuration, metrics: metrics, logger: EKSTest.quietLogger)
     }
 
     @Test("not ready before the first sync; ready with the cluster's associations after it")
@@ -135,21 +137,24 @@ struct EKSAssociationSourceTests {
         }
     }
 
-    @Test("faults never lose the last good snapshot", arguments: [
-        EKSStandIn.Fault.status(500, type: "ServerException", message: "boom"),
-        .status(429, type: "ThrottlingException", message: "Rate exceeded", retryAfter: "0"),
-        .status(403, type: "InvalidSignatureException", message: "signature"),
-        .body("{\"associations\":[{\"namesp"),
-        .body("<html>not json</html>"),
-        .hang(.seconds(1)),
-    ])
+    @Test(
+        "faults never lose the last good snapshot",
+        arguments: [
+            EKSStandIn.Fault.status(500, type: "ServerException", message: "boom"),
+            .status(429, type: "ThrottlingException", message: "Rate exceeded", retryAfter: "0"),
+            .status(403, type: "InvalidSignatureException", message: "signature"),
+            .body("{\"associations\":[{\"namesp"),
+            .body("<html>not json</html>"),
+            .hang(.seconds(1)),
+        ])
     func faultsKeepSnapshot(_ fault: EKSStandIn.Fault) async throws {
         let standIn = EKSStandIn()
         standIn.add(namespace: "shop", serviceAccount: "checkout")
         try await EKSTest.with(standIn, requestTimeout: .milliseconds(200)) { standIn, client in
             let registry = PrometheusCollectorRegistry()
             let metrics = EKSMetrics(factory: PrometheusMetricsFactory(registry: registry))
-            let source = Self.source(client, standIn: standIn, configure: { $0.missLookupTimeout = .zero }, metrics: metrics)
+            let source = Self.source(
+                client, standIn: standIn, configure: { $0.missLookupTimeout = .zero }, metrics: metrics)
             #expect(await source.syncOnce())
             let good = source.snapshot
             standIn.add(namespace: "shop", serviceAccount: "new")
@@ -180,7 +185,13 @@ struct EKSAssociationSourceTests {
                     sessionToken: "session-\(calls())", expiration: now().addingTimeInterval(600))
             }
         }
-        let provider = Expiring(now: { now.withLock { $0 } }, calls: { calls.withLock { $0 += 1; return $0 } })
+        let provider = Expiring(
+            now: { now.withLock { $0 } },
+            calls: {
+                calls.withLock {
+                    $0 += 1; return $0
+                }
+            })
         let chain = CredentialChain(providers: [provider], now: { now.withLock { $0 } }, logger: EKSTest.quietLogger)
         try await EKSTest.with(credentials: chain) { standIn, client in
             let source = Self.source(client, standIn: standIn) { $0.missLookupTimeout = .zero }
@@ -205,7 +216,9 @@ struct EKSAssociationSourceTests {
             for _ in 0..<100 where !source.isReady { try await Task.sleep(for: .milliseconds(10)) }
             #expect(source.isReady)
             standIn.add(namespace: "shop", serviceAccount: "checkout")
-            for _ in 0..<100 where !(await source.isAssociated(Self.checkout)) { try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<100 where !(await source.isAssociated(Self.checkout)) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(await source.isAssociated(Self.checkout))
         }
     }

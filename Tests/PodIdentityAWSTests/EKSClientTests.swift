@@ -10,7 +10,8 @@ import Testing
 struct StaticCredentials: CredentialProvider {
     let name = "static"
     var value = AWSCredentials(
-        accessKeyID: EKSStandIn.accessKeyID, secretAccessKey: EKSStandIn.secretAccessKey, sessionToken: nil, expiration: nil)
+        accessKeyID: EKSStandIn.accessKeyID, secretAccessKey: EKSStandIn.secretAccessKey, sessionToken: nil,
+        expiration: nil)
     func credentials() async throws -> AWSCredentials { value }
 }
 
@@ -73,9 +74,13 @@ struct EKSClientTests {
         standIn.add(namespace: "shop", serviceAccount: "other")
         try await EKSTest.with(standIn) { standIn, client in
             let page = try await client.listPodIdentityAssociations(
-                cluster: standIn.clusterName, namespace: "shop", serviceAccount: "checkout", nextToken: nil, maxResults: 100)
+                cluster: standIn.clusterName, namespace: "shop", serviceAccount: "checkout", nextToken: nil,
+                maxResults: 100)
             #expect(page.associations.map(\.ref) == [ServiceAccountRef(namespace: "shop", name: "checkout")])
-            #expect(standIn.requests.last?.query == ["maxResults": "100", "namespace": "shop", "serviceAccount": "checkout"])
+            #expect(
+                standIn.requests.last?.query == [
+                    "maxResults": "100", "namespace": "shop", "serviceAccount": "checkout",
+                ])
         }
     }
 
@@ -165,7 +170,9 @@ struct EKSClientTests {
         }
     }
 
-    @Test("truncated or invalid JSON is an InvalidResponse error", arguments: ["{\"associations\":[{\"namesp", "not json", "{\"associations\": 3}"])
+    @Test(
+        "truncated or invalid JSON is an InvalidResponse error",
+        arguments: ["{\"associations\":[{\"namesp", "not json", "{\"associations\": 3}"])
     func invalidJSON(_ body: String) async throws {
         try await EKSTest.with { standIn, client in
             standIn.setFaults { _, _ in .body(body) }
@@ -192,8 +199,11 @@ struct EKSClientTests {
 
     @Test("endpoints: regional by default, .cn in China, plain http only to loopback")
     func endpoints() throws {
-        #expect(try EKSClient.defaultEndpoint(region: "eu-west-1").absoluteString == "https://eks.eu-west-1.amazonaws.com")
-        #expect(try EKSClient.defaultEndpoint(region: "cn-north-1").absoluteString == "https://eks.cn-north-1.amazonaws.com.cn")
+        #expect(
+            try EKSClient.defaultEndpoint(region: "eu-west-1").absoluteString == "https://eks.eu-west-1.amazonaws.com")
+        #expect(
+            try EKSClient.defaultEndpoint(region: "cn-north-1").absoluteString
+                == "https://eks.cn-north-1.amazonaws.com.cn")
         #expect(throws: EKSError.self) { try EKSClient.defaultEndpoint(region: "bad/region") }
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { try? http.syncShutdown() }

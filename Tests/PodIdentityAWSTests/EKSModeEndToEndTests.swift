@@ -15,8 +15,11 @@ struct EKSModeEndToEndTests {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        return [here.appendingPathComponent("pod-identity-webhook"), repository.appendingPathComponent(".build/debug/pod-identity-webhook")]
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? "pod-identity-webhook"
+        return [
+            here.appendingPathComponent("pod-identity-webhook"),
+            repository.appendingPathComponent(".build/debug/pod-identity-webhook"),
+        ]
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? "pod-identity-webhook"
     }
 
     static let environment: [String: String] = [
@@ -26,13 +29,18 @@ struct EKSModeEndToEndTests {
     ]
 
     /// Starts the webhook, waits for its port, posts one review, stops it.
-    static func review(standInPort: Int, cluster: String, extra: [String] = [], serviceAccount: String) async throws -> (status: Int32, review: JSONValue?, stderr: String) {
+    static func review(standInPort: Int, cluster: String, extra: [String] = [], serviceAccount: String) async throws
+        -> (status: Int32, review: JSONValue?, stderr: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--cluster-name", cluster,
-            "--region", "us-west-2", "--eks-endpoint", "http://127.0.0.1:\(standInPort)", "--no-token-expiration-jitter",
-        ] + extra
+        process.arguments =
+            [
+                "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--cluster-name",
+                cluster,
+                "--region", "us-west-2", "--eks-endpoint", "http://127.0.0.1:\(standInPort)",
+                "--no-token-expiration-jitter",
+            ] + extra
         process.environment = environment
         let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-eks-out-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
@@ -68,21 +76,29 @@ struct EKSModeEndToEndTests {
             request.headers.add(name: "Content-Type", value: "application/json")
             let pod = JSONValue.object([
                 "apiVersion": "v1", "kind": "Pod", "metadata": .object(["name": "web", "namespace": "shop"]),
-                "spec": .object(["serviceAccountName": .string(serviceAccount), "containers": .array([.object(["name": "app", "image": "nginx"])])]),
-            ])
-            request.body = .bytes(ByteBuffer(data: JSONValue.object([
-                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                "request": .object([
-                    "uid": "e2e", "kind": .object(["group": "", "version": "v1", "kind": "Pod"]), "namespace": "shop",
-                    "operation": "CREATE", "object": pod,
+                "spec": .object([
+                    "serviceAccountName": .string(serviceAccount),
+                    "containers": .array([.object(["name": "app", "image": "nginx"])]),
                 ]),
-            ]).jsonData))
+            ])
+            request.body = .bytes(
+                ByteBuffer(
+                    data: JSONValue.object([
+                        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                        "request": .object([
+                            "uid": "e2e", "kind": .object(["group": "", "version": "v1", "kind": "Pod"]),
+                            "namespace": "shop",
+                            "operation": "CREATE", "object": pod,
+                        ]),
+                    ]).jsonData))
             let response = try await client.execute(request, timeout: .seconds(10))
             review = try JSONValue.parse(Data(buffer: try await response.body.collect(upTo: 1 << 20)))
             try await client.shutdown()
             process.terminate()
         } else if !text.isEmpty || process.isRunning {
-            Issue.record("no curl line in the webhook's output: \(text)\nstderr: \(String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self))")
+            Issue.record(
+                "no curl line in the webhook's output: \(text)\nstderr: \(String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self))"
+            )
         }
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return (process.terminationStatus, review, String(decoding: try Data(contentsOf: errFile), as: UTF8.self))
@@ -105,7 +121,8 @@ struct EKSModeEndToEndTests {
         let standIn = EKSStandIn()
         standIn.add(namespace: "shop", serviceAccount: "checkout")
         try await standIn.serve { port in
-            let result = try await Self.review(standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
+            let result = try await Self.review(
+                standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
             #expect(result.status == 0, "\(result.stderr)")
             let env = try Self.env(of: result.review)
             #expect(env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional")
@@ -121,13 +138,17 @@ struct EKSModeEndToEndTests {
         let standIn = EKSStandIn(ipFamily: "ipv6")
         standIn.add(namespace: "shop", serviceAccount: "checkout")
         try await standIn.serve { port in
-            let result = try await Self.review(standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
+            let result = try await Self.review(
+                standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
             let env = try Self.env(of: result.review)
             #expect(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://[fd00:ec2::23]/v1/credentials")
             #expect(env["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"] == "IPv6")
             let explicit = try await Self.review(
                 standInPort: port, cluster: standIn.clusterName,
-                extra: ["--container-credentials-full-uri", "http://agent.local/v1/credentials", "--sts-regional-endpoint=false"],
+                extra: [
+                    "--container-credentials-full-uri", "http://agent.local/v1/credentials",
+                    "--sts-regional-endpoint=false",
+                ],
                 serviceAccount: "checkout")
             let explicitEnv = try Self.env(of: explicit.review)
             #expect(explicitEnv["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://agent.local/v1/credentials")
@@ -139,7 +160,8 @@ struct EKSModeEndToEndTests {
     func unassociated() async throws {
         let standIn = EKSStandIn()
         try await standIn.serve { port in
-            let result = try await Self.review(standInPort: port, cluster: standIn.clusterName, serviceAccount: "nobody")
+            let result = try await Self.review(
+                standInPort: port, cluster: standIn.clusterName, serviceAccount: "nobody")
             #expect(result.review?["response"]?["allowed"] == true)
             #expect(result.review?["response"]?["patch"] == nil)
         }

@@ -26,7 +26,9 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws -> Output {
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) async throws
+        -> Output
+    {
         try await runTool(binary, arguments, stdin: stdin, environment: environment)
     }
 
@@ -129,7 +131,8 @@ struct CommandLineTests {
         let badAssociation = try await Self.run(["mutate", "--association", "nope"], stdin: Data(Self.podYAML.utf8))
         #expect(badAssociation.status != 0)
         #expect(badAssociation.stderr.contains("is not NAMESPACE/SERVICEACCOUNT"))
-        let badExpiration = try await Self.run(["mutate", "--token-expiration", "100000"], stdin: Data(Self.podYAML.utf8))
+        let badExpiration = try await Self.run(
+            ["mutate", "--token-expiration", "100000"], stdin: Data(Self.podYAML.utf8))
         #expect(badExpiration.status != 0)
         #expect(badExpiration.stderr.contains("--token-expiration must be between 600 and 86400"))
     }
@@ -152,7 +155,8 @@ struct CommandLineTests {
         #expect(try await env(["--sts-regional-endpoint=true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
         #expect(!(try await env(["--sts-regional-endpoint=false"]).contains("AWS_STS_REGIONAL_ENDPOINTS")))
         #expect(
-            try await env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains("AWS_STS_REGIONAL_ENDPOINTS"))
+            try await env([], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"]).contains(
+                "AWS_STS_REGIONAL_ENDPOINTS"))
         #expect(
             !(try await env(["--sts-regional-endpoint=false"], ["POD_IDENTITY_WEBHOOK_STS_REGIONAL_ENDPOINT": "true"])
                 .contains("AWS_STS_REGIONAL_ENDPOINTS")), "the command line wins")
@@ -200,7 +204,9 @@ struct CommandLineTests {
 
     @Test("serve without a certificate says what is missing and how to get going")
     func serveWithoutCertificate() async throws {
-        let output = try await Self.run(["serve", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "/nonexistent/tls.key"])
+        let output = try await Self.run([
+            "serve", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "/nonexistent/tls.key",
+        ])
         #expect(output.status != 0)
         #expect(output.stderr.contains("cannot read --tls-cert /nonexistent/tls.crt"))
         #expect(output.stderr.contains("--dev"))

@@ -48,7 +48,8 @@ struct ObservabilityTests {
     @Test("TLS 1.2 is the minimum by default; --tls-min-version 1.3 refuses TLS 1.2")
     func tlsMinimum() async throws {
         let pair = try DevCertificate.make()
-        let store = try CertificateStore(certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM, logger: LogCapture().logger)
+        let store = try CertificateStore(
+            certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM, logger: LogCapture().logger)
         try await TestServer.with(certificates: store) { server in
             let old = try Self.client(maximum: .tlsv11, trusting: pair.certificatePEM)
             let current = try Self.client(maximum: .tlsv12, trusting: pair.certificatePEM)
@@ -59,7 +60,8 @@ struct ObservabilityTests {
             await #expect(throws: (any Error).self) {
                 _ = try await old.execute(HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
             }
-            let response = try await current.execute(HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
+            let response = try await current.execute(
+                HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
             #expect(response.status.code == 200)
         }
         try await TestServer.with(configure: { $0.tlsMinimumVersion = .tlsv13 }, certificates: store) { server in
@@ -72,7 +74,8 @@ struct ObservabilityTests {
             await #expect(throws: (any Error).self) {
                 _ = try await tls12.execute(HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
             }
-            let response = try await tls13.execute(HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
+            let response = try await tls13.execute(
+                HTTPClientRequest(url: server.base + "/healthz"), timeout: .seconds(5))
             #expect(response.status.code == 200)
         }
     }
@@ -85,7 +88,8 @@ struct ObservabilityTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { client.shutdownInBackground() }
         try await TestServer.with(configure: { $0.debuggingHandlers = true }, source: source) { server in
-            let response = try await client.execute(HTTPClientRequest(url: server.metricsBase + "/debug/associations"), timeout: .seconds(5))
+            let response = try await client.execute(
+                HTTPClientRequest(url: server.metricsBase + "/debug/associations"), timeout: .seconds(5))
             #expect(response.status.code == 200)
             let body = try JSONValue.parse(Data(buffer: try await response.body.collect(upTo: 1 << 20)))
             #expect(body["source"] == "flags")
@@ -94,11 +98,13 @@ struct ObservabilityTests {
             #expect(
                 body["associations"]
                     == .array([
-                        .object(["namespace": "a", "serviceAccount": "x"]), .object(["namespace": "b", "serviceAccount": "y"]),
+                        .object(["namespace": "a", "serviceAccount": "x"]),
+                        .object(["namespace": "b", "serviceAccount": "y"]),
                     ]))
         }
         try await TestServer.with(source: source) { server in
-            let response = try await client.execute(HTTPClientRequest(url: server.metricsBase + "/debug/associations"), timeout: .seconds(5))
+            let response = try await client.execute(
+                HTTPClientRequest(url: server.metricsBase + "/debug/associations"), timeout: .seconds(5))
             #expect(response.status.code == 404)
         }
     }

@@ -152,7 +152,9 @@ public struct ContainerCredentialProvider: CredentialProvider {
             if part.isEmpty { return [] }
             var result: [UInt16] = []
             for group in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard (1...4).contains(group.count), group.allSatisfy(\.isHexDigit), let value = UInt16(group, radix: 16) else { return nil }
+                guard (1...4).contains(group.count), group.allSatisfy(\.isHexDigit),
+                    let value = UInt16(group, radix: 16)
+                else { return nil }
                 result.append(value)
             }
             return result

@@ -20,6 +20,8 @@ public struct CredentialProviderError: Error, CustomStringConvertible, Equatable
     public var kind: Kind
     public var description: String
 
-    public static func notConfigured(_ description: String) -> Self { .init(kind: .notConfigured, description: description) }
+    public static func notConfigured(_ description: String) -> Self {
+        .init(kind: .notConfigured, description: description)
+    }
     public static func failed(_ description: String) -> Self { .init(kind: .failed, description: description) }
 }

@@ -72,12 +72,14 @@ public struct IMDSCredentialProvider: CredentialProvider {
         tokenRequest.headers.add(name: Self.tokenTTLHeader, value: "21600")
         let tokenAnswer: CredentialHTTPAnswer
         do {
-            tokenAnswer = try await CredentialHTTP.send(tokenRequest, client: httpClient, timeout: connectTimeout, limit: 4096)
+            tokenAnswer = try await CredentialHTTP.send(
+                tokenRequest, client: httpClient, timeout: connectTimeout, limit: 4096)
         } catch is CredentialHTTPFailure {
             throw CredentialProviderError.notConfigured("no instance metadata service reachable")
         }
         guard tokenAnswer.isSuccess else {
-            throw CredentialProviderError.failed("IMDS token request (PUT /latest/api/token) answered HTTP \(tokenAnswer.status)")
+            throw CredentialProviderError.failed(
+                "IMDS token request (PUT /latest/api/token) answered HTTP \(tokenAnswer.status)")
         }
         let token = String(decoding: tokenAnswer.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty, !token.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }) else {
@@ -104,7 +106,8 @@ public struct IMDSCredentialProvider: CredentialProvider {
         let path = Self.rolesPath + SigV4Request.uriEncode(role)
         let answer = try await get(path, base: base, token: token, what: "credentials of role \(role)")
         guard answer.isSuccess else {
-            throw CredentialProviderError.failed("IMDS credentials of role \(role) (GET \(path)) answered HTTP \(answer.status)")
+            throw CredentialProviderError.failed(
+                "IMDS credentials of role \(role) (GET \(path)) answered HTTP \(answer.status)")
         }
         return try CredentialJSON.decode(answer.body, source: "IMDS credentials of role \(role)")
     }

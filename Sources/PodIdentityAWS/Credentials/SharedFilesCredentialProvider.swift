@@ -37,7 +37,8 @@ public struct SharedFilesCredentialProvider: CredentialProvider {
             return AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, expiration: nil)
         }
         throw CredentialProviderError.notConfigured(
-            sawFile ? "no static keys for profile \(profile) in the shared files" : "no shared credentials or config file")
+            sawFile
+                ? "no static keys for profile \(profile) in the shared files" : "no shared credentials or config file")
     }
 
     /// Parses an INI file into `[section: [key: value]]`; keys lowercased, `#` and `;` comments.

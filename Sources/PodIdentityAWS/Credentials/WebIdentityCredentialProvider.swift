@@ -33,7 +33,8 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
     public static func defaultEndpoint(region: String?) throws -> URL {
         guard let region, !region.isEmpty else { return URL(string: "https://sts.amazonaws.com")! }
         guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }),
-            let url = URL(string: "https://sts.\(region).\(region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com")")
+            let url = URL(
+                string: "https://sts.\(region).\(region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com")")
         else {
             throw CredentialProviderError.failed("\"\(region)\" is not an AWS region")
         }
@@ -57,7 +58,8 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
         }
         let token: String
         do {
-            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
         } catch {
             throw CredentialProviderError.failed(
                 "cannot read AWS_WEB_IDENTITY_TOKEN_FILE \(tokenFile): \(error.localizedDescription)")
@@ -67,7 +69,8 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
         }
         let sessionName =
             value("AWS_ROLE_SESSION_NAME") ?? "pod-identity-webhook-\(Int(Date().timeIntervalSince1970))"
-        let endpoint = try stsEndpoint ?? Self.defaultEndpoint(region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION"))
+        let endpoint =
+            try stsEndpoint ?? Self.defaultEndpoint(region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION"))
 
         let form = SigV4Request.encodeQuery([
             ("Action", "AssumeRoleWithWebIdentity"),
@@ -95,7 +98,8 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
                 let code = STSXML.text("Code", in: error) ?? "HTTP \(answer.status)"
                 let message = STSXML.text("Message", in: error) ?? ""
                 throw CredentialProviderError.failed(
-                    "STS AssumeRoleWithWebIdentity failed: \(CredentialJSON.short(code)): \(CredentialJSON.short(message, limit: 500))")
+                    "STS AssumeRoleWithWebIdentity failed: \(CredentialJSON.short(code)): \(CredentialJSON.short(message, limit: 500))"
+                )
             }
             throw CredentialProviderError.failed("STS AssumeRoleWithWebIdentity failed: HTTP \(answer.status)")
         }

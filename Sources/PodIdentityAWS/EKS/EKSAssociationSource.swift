@@ -71,7 +71,8 @@ public final class EKSAssociationSource: AssociationSource {
         self.clock = clock
         state = Mutex(
             State(
-                snapshot: AssociationSnapshot([], source: "eks:\(configuration.cluster)", createdAt: Date(timeIntervalSince1970: 0)),
+                snapshot: AssociationSnapshot(
+                    [], source: "eks:\(configuration.cluster)", createdAt: Date(timeIntervalSince1970: 0)),
                 tokens: configuration.missLookupBurst, tokensAt: clock()))
     }
 
@@ -94,7 +95,10 @@ public final class EKSAssociationSource: AssociationSource {
             let succeeded = await syncOnce()
             failures = succeeded ? 0 : failures + 1
             // Until the first success, retry sooner than the interval so the webhook gets ready.
-            let wait = isReady ? jittered(configuration.syncInterval) : min(configuration.syncInterval, .seconds(1 << min(failures, 5)))
+            let wait =
+                isReady
+                ? jittered(configuration.syncInterval)
+                : min(configuration.syncInterval, .seconds(1 << min(failures, 5)))
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             } catch {
@@ -124,12 +128,17 @@ public final class EKSAssociationSource: AssociationSource {
             metrics?.recordSync(duration: elapsed, associations: count)
             logger.info(
                 "synced Pod Identity Associations",
-                metadata: ["eks.cluster": "\(configuration.cluster)", "associations.count": "\(count)", "duration_ms": "\(elapsed.milliseconds)"])
+                metadata: [
+                    "eks.cluster": "\(configuration.cluster)", "associations.count": "\(count)",
+                    "duration_ms": "\(elapsed.milliseconds)",
+                ])
             return true
         } catch {
             let elapsed = clock() - started
             let reason = (error as? EKSError)?.type ?? "\(type(of: error))"
-            state.withLock { $0.status.lastError = "\(error)"; $0.status.lastDuration = elapsed }
+            state.withLock {
+                $0.status.lastError = "\(error)"; $0.status.lastDuration = elapsed
+            }
             metrics?.recordSyncError(reason: reason)
             logger.error(
                 "sync of Pod Identity Associations failed, keeping the previous associations",
@@ -205,7 +214,9 @@ public final class EKSAssociationSource: AssociationSource {
         } catch {
             logger.warning(
                 "miss lookup failed; pod treated as not associated",
-                metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)"])
+                metadata: [
+                    "k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)",
+                ])
             return false
         }
     }

@@ -97,16 +97,20 @@ public struct EKSClient: EKSAPI {
         do {
             return try JSONDecoder().decode(PodIdentityAssociationPage.self, from: data)
         } catch {
-            throw EKSError(type: "InvalidResponse", message: "ListPodIdentityAssociations answer does not decode: \(error)", status: 200)
+            throw EKSError(
+                type: "InvalidResponse", message: "ListPodIdentityAssociations answer does not decode: \(error)",
+                status: 200)
         }
     }
 
     public func describeCluster(_ name: String) async throws -> ClusterDescription {
-        let data = try await send(operation: "DescribeCluster", path: "/clusters/\(SigV4Request.uriEncode(name))", query: [])
+        let data = try await send(
+            operation: "DescribeCluster", path: "/clusters/\(SigV4Request.uriEncode(name))", query: [])
         do {
             return try JSONDecoder().decode(ClusterDescription.self, from: data)
         } catch {
-            throw EKSError(type: "InvalidResponse", message: "DescribeCluster answer does not decode: \(error)", status: 200)
+            throw EKSError(
+                type: "InvalidResponse", message: "DescribeCluster answer does not decode: \(error)", status: 200)
         }
     }
 
@@ -123,7 +127,8 @@ public struct EKSClient: EKSAPI {
                     "EKS request failed, retrying",
                     metadata: [
                         "aws.operation": "\(operation)", "error": "\(error.description)", "attempt": "\(attempt)",
-                        "retry_in_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                        "retry_in_ms":
+                            "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
                     ])
                 try await Task.sleep(for: wait)
             }
@@ -137,9 +142,12 @@ public struct EKSClient: EKSAPI {
         let unsigned = SigV4Request(
             method: "GET", path: basePath + path, queryItems: query,
             headers: [(name: "host", value: hostHeader), (name: "accept", value: "application/json")])
-        let signed = SigV4Signer(service: "eks", region: region).signed(unsigned, credentials: credentials, date: Date())
+        let signed = SigV4Signer(service: "eks", region: region).signed(
+            unsigned, credentials: credentials, date: Date())
         var request = HTTPClientRequest(
-            url: "\(endpoint.scheme ?? "https")://\(hostHeader)\(signed.path)\(signed.query.isEmpty ? "" : "?" + signed.query)")
+            url:
+                "\(endpoint.scheme ?? "https")://\(hostHeader)\(signed.path)\(signed.query.isEmpty ? "" : "?" + signed.query)"
+        )
         request.method = .GET
         for (name, value) in signed.headers where name.lowercased() != "host" {
             request.headers.add(name: name, value: value)
@@ -151,7 +159,9 @@ public struct EKSClient: EKSAPI {
             body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             onRequest(operation, 0)
-            throw EKSError(type: "Timeout", message: "no answer from \(endpoint.host ?? "EKS") within \(requestTimeout)", status: 0)
+            throw EKSError(
+                type: "Timeout", message: "no answer from \(endpoint.host ?? "EKS") within \(requestTimeout)", status: 0
+            )
         } catch {
             onRequest(operation, 0)
             throw EKSError(type: "TransportError", message: "\(error)", status: 0)
@@ -160,9 +170,12 @@ public struct EKSClient: EKSAPI {
         onRequest(operation, status)
         let data = Data(buffer: body)
         guard (200..<300).contains(status) else {
-            var error = EKSError.from(status: status, errorTypeHeader: response.headers.first(name: "x-amzn-ErrorType"), body: data)
+            var error = EKSError.from(
+                status: status, errorTypeHeader: response.headers.first(name: "x-amzn-ErrorType"), body: data)
             error.retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"))
-            if error.type == "ExpiredTokenException" || error.type == "InvalidSignatureException", let chain = self.credentials as? CredentialChain {
+            if error.type == "ExpiredTokenException" || error.type == "InvalidSignatureException",
+                let chain = self.credentials as? CredentialChain
+            {
                 await chain.invalidate()
             }
             throw error

@@ -27,8 +27,10 @@ public final class EKSMetrics: Sendable {
     }
 
     func recordMissLookup(_ result: String) {
-        Counter(label: "pod_identity_webhook_eks_miss_lookups_total", dimensions: [("result", result)], factory: factory)
-            .increment()
+        Counter(
+            label: "pod_identity_webhook_eks_miss_lookups_total", dimensions: [("result", result)], factory: factory
+        )
+        .increment()
     }
 
     /// Counts one HTTP attempt to EKS; pass as `EKSClient`'s `onRequest`.

@@ -67,7 +67,8 @@ extension ClusterDescription: Decodable {
     public init(from decoder: any Decoder) throws {
         let cluster = try Envelope(from: decoder).cluster
         self.init(
-            name: cluster.name, arn: cluster.arn, status: cluster.status, ipFamily: cluster.kubernetesNetworkConfig?.ipFamily)
+            name: cluster.name, arn: cluster.arn, status: cluster.status,
+            ipFamily: cluster.kubernetesNetworkConfig?.ipFamily)
     }
 }
 

@@ -26,7 +26,9 @@ public struct RetryPolicy: Sendable {
 
     /// Parses `Retry-After` in seconds (the HTTP-date form is not used by AWS).
     public static func retryAfter(_ header: String?) -> Duration? {
-        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else {
+            return nil
+        }
         return .milliseconds(Int64(seconds * 1000))
     }
 }

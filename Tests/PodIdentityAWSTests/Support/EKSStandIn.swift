@@ -68,7 +68,9 @@ final class EKSStandIn: Sendable {
     }
 
     func remove(namespace: String, serviceAccount: String) {
-        state.withLock { $0.associations.removeAll { $0.namespace == namespace && $0.serviceAccount == serviceAccount } }
+        state.withLock {
+            $0.associations.removeAll { $0.namespace == namespace && $0.serviceAccount == serviceAccount }
+        }
     }
 
     // MARK: - HTTP
@@ -94,12 +96,17 @@ final class EKSStandIn: Sendable {
         router.get("/clusters/:name") { request, context in
             try await self.answer(request, context, operation: "DescribeCluster") { _ in
                 let name = try context.parameters.require("name")
-                guard name == self.clusterName else { throw StandInError.notFound("No cluster found for name: \(name).") }
+                guard name == self.clusterName else {
+                    throw StandInError.notFound("No cluster found for name: \(name).")
+                }
                 return .object([
                     "cluster": .object([
-                        "name": .string(name), "arn": .string("arn:aws:eks:\(self.region):111122223333:cluster/\(name)"),
+                        "name": .string(name),
+                        "arn": .string("arn:aws:eks:\(self.region):111122223333:cluster/\(name)"),
                         "status": "ACTIVE", "version": "1.34",
-                        "kubernetesNetworkConfig": .object(["ipFamily": .string(self.ipFamily), "serviceIpv4Cidr": "10.100.0.0/16"]),
+                        "kubernetesNetworkConfig": .object([
+                            "ipFamily": .string(self.ipFamily), "serviceIpv4Cidr": "10.100.0.0/16",
+                        ]),
                     ])
                 ])
             }
@@ -133,12 +140,16 @@ final class EKSStandIn: Sendable {
             case .hang(let duration):
                 try await Task.sleep(for: duration)
             case .body(let text):
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
         do {
             let value = try handle(query)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonString)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: value.jsonString)))
         } catch StandInError.notFound(let message) {
             return Self.error(404, type: "ResourceNotFoundException", message: message)
         } catch StandInError.invalid(let message) {
@@ -151,7 +162,10 @@ final class EKSStandIn: Sendable {
     static func error(_ status: Int, type: String, message: String) -> Response {
         Response(
             status: .init(code: status),
-            headers: [HTTPField.Name("x-amzn-ErrorType")!: "\(type):http://internal.amazon.com/coral/com.amazonaws.eks/", .contentType: "application/json"],
+            headers: [
+                HTTPField.Name("x-amzn-ErrorType")!: "\(type):http://internal.amazon.com/coral/com.amazonaws.eks/",
+                .contentType: "application/json",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(["message": .string(message)]).jsonString)))
     }
 
@@ -177,7 +191,8 @@ final class EKSStandIn: Sendable {
                 page.map {
                     .object([
                         "clusterName": .string($0.clusterName ?? cluster), "namespace": .string($0.namespace),
-                        "serviceAccount": .string($0.serviceAccount), "associationArn": .string($0.associationArn ?? ""),
+                        "serviceAccount": .string($0.serviceAccount),
+                        "associationArn": .string($0.associationArn ?? ""),
                         "associationId": .string($0.associationId ?? ""),
                     ])
                 })
@@ -234,8 +249,12 @@ final class EKSStandIn: Sendable {
             let signature = fields["Signature"]
         else { return "malformed Authorization header" }
         let scope = credential.split(separator: "/")
-        guard scope.count == 5, scope[0] == Self.accessKeyID else { return "The security token included in the request is invalid." }
-        guard scope[2] == region, scope[3] == "eks" else { return "Credential should be scoped to a valid region and service" }
+        guard scope.count == 5, scope[0] == Self.accessKeyID else {
+            return "The security token included in the request is invalid."
+        }
+        guard scope[2] == region, scope[3] == "eks" else {
+            return "Credential should be scoped to a valid region and service"
+        }
         let names = signedHeaders.split(separator: ";").map(String.init)
         var headers: [(name: String, value: String)] = []
         for name in names {
@@ -253,7 +272,9 @@ final class EKSStandIn: Sendable {
         signer.signSessionToken = true
         let expected = signer.sign(
             unsigned,
-            credentials: AWSCredentials(accessKeyID: Self.accessKeyID, secretAccessKey: Self.secretAccessKey, sessionToken: token, expiration: nil),
+            credentials: AWSCredentials(
+                accessKeyID: Self.accessKeyID, secretAccessKey: Self.secretAccessKey, sessionToken: token,
+                expiration: nil),
             date: date)
         guard expected.signature == signature else {
             return "The request signature we calculated does not match the signature you provided."
@@ -274,7 +295,9 @@ final class EKSStandIn: Sendable {
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
+            let value =
+                parts.count > 1
+                ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "") : ""
             result[key] = value
         }
         return result
@@ -287,7 +310,8 @@ final class EKSStandIn: Sendable {
             router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
             logger: Logger(label: "eks-stand-in", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let group = ServiceGroup(services: [app], logger: Logger(label: "eks-stand-in", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(
+            services: [app], logger: Logger(label: "eks-stand-in", factory: { _ in SwiftLogNoOpLogHandler() }))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
