@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PodIdentityCore
+import PodIdentityTestSupport
 import ServiceLifecycle
 import Synchronization
 
@@ -230,27 +231,6 @@ final class FakeCredentialEndpoints: Sendable {
 
     /// Runs the endpoints on a loopback port for the duration of `body`.
     func serve<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
-        let quiet = Logger(label: "fake-credential-endpoints", factory: { _ in SwiftLogNoOpLogHandler() })
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: quiet)
-        let group = ServiceGroup(services: [app], logger: quiet)
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
-            do {
-                let result = try await body(port)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
-        }
+        try await LoopbackServer.serve(router(), body)
     }
 }

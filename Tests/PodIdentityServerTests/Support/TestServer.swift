@@ -5,6 +5,7 @@ import NIOCore
 import NIOSSL
 import PodIdentityCore
 import PodIdentityServer
+import PodIdentityTestSupport
 import ServiceLifecycle
 import Synchronization
 
@@ -43,8 +44,7 @@ struct TestServer {
         let group = try server.makeServiceGroup(gracefulShutdownSignals: []) { listener, port in
             continuation.yield((listener, port))
         }
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        return try await LoopbackServer.withRunning(group) {
             var webhookPort = 0, metricsPort = 0
             for await (listener, port) in ports {
                 switch listener {
@@ -53,17 +53,8 @@ struct TestServer {
                 }
                 if webhookPort != 0 && metricsPort != 0 { break }
             }
-            let testServer = TestServer(webhookPort: webhookPort, metricsPort: metricsPort, server: server, logs: logs)
-            do {
-                let result = try await body(testServer)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
+            return try await body(
+                TestServer(webhookPort: webhookPort, metricsPort: metricsPort, server: server, logs: logs))
         }
     }
 }
