@@ -60,4 +60,17 @@ struct JSONPatchTests {
         #expect(try JSONValue.parse(encoded) == .string(text))
         #expect(String(decoding: encoded, as: UTF8.self).contains("\\u0007"))
     }
+
+    @Test(
+        "escapes that split a character still encode every byte exactly once",
+        arguments: [
+            "a\r\nb", "\"\u{301}quoted", "line\n\u{301}", "\\\u{301}", "\u{1F}\u{300}", "plain", "", "\"",
+            "ends with a newline\n", "🚀\"🚀\\🚀",
+        ])
+    func escapingAcrossCharacters(text: String) throws {
+        let encoded = JSONValue.string(text).jsonData
+        #expect(try JSONValue.parse(encoded) == .string(text))
+        let viaFoundation = try JSONDecoder().decode(String.self, from: encoded)
+        #expect(Array(viaFoundation.utf8) == Array(text.utf8))
+    }
 }
