@@ -2,7 +2,7 @@ import Foundation
 
 /// The parts of an `AdmissionReview` request (`admission.k8s.io/v1` or `v1beta1`) that the
 /// webhook reads. The two versions share this shape.
-public struct AdmissionReview: Decodable, Sendable {
+public struct AdmissionReview: Decodable, Sendable, Equatable {
     public static let supportedAPIVersions = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"]
 
     public var apiVersion: String?
@@ -10,7 +10,7 @@ public struct AdmissionReview: Decodable, Sendable {
     public var request: AdmissionRequest?
 }
 
-public struct AdmissionRequest: Decodable, Sendable {
+public struct AdmissionRequest: Decodable, Sendable, Equatable {
     public var uid: String
     public var kind: GroupVersionKind?
     public var subResource: String?
@@ -34,9 +34,11 @@ public struct GroupVersionKind: Decodable, Sendable, Equatable {
 
 /// The request's object decoded as a Pod, keeping a decoding failure instead of failing the
 /// whole review: a review of an unreadable pod is still answered (allowed, with a warning).
-public struct PodPayload: Decodable, Sendable {
+public struct PodPayload: Decodable, Sendable, Equatable {
     public var pod: Pod?
     public var problem: String?
+
+    public init(pod: Pod) { self.pod = pod }
 
     public init(from decoder: any Decoder) throws {
         do {
