@@ -227,7 +227,7 @@ public final class EKSAssociationSource: AssociationSource {
         let once = ResumeOnce()
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool?, Never>) in
             let timer = Task {
-                try? await Task.sleep(for: timeout)
+                try? await cancellableSleep(for: timeout)
                 if once.claim() { continuation.resume(returning: nil) }
             }
             Task {

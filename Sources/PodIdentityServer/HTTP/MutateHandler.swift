@@ -71,7 +71,8 @@ struct MutateHandler: Sendable {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                // Not Task.sleep: see cancellableSleep for the memory a cancelled one keeps.
+                try await cancellableSleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }
