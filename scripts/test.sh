@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: sets up what the tests call (a Python venv with
-# kubernetes-validate and awscli; kubectl must be installed), builds, then runs `swift test`.
+# kubernetes-validate, awscli and helm-python-sdk; kubectl must be installed), builds, then
+# runs `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +11,14 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 
 # The venv holds kubernetes-validate (Kubernetes JSON schemas, offline), awscli (a real EKS
-# client) and botocore (the reference SigV4 signer; newer awscli vendors its own). It goes
-# first on PATH for the tests.
-if ! .venv/bin/python -c 'import kubernetes_validate, botocore' >/dev/null 2>&1 || [ ! -x .venv/bin/aws ]; then
-  echo "==> creating .venv with kubernetes-validate and awscli"
+# client), botocore (the reference SigV4 signer; newer awscli vendors its own) and
+# helm-python-sdk (Helm's Go SDK, to render and lint the chart offline). It goes first on PATH
+# for the tests.
+if ! .venv/bin/python -c 'import kubernetes_validate, botocore, helm_python' >/dev/null 2>&1 || [ ! -x .venv/bin/aws ]; then
+  echo "==> creating .venv with kubernetes-validate, awscli and helm-python-sdk"
   python3 -m venv .venv
   .venv/bin/pip install --quiet kubernetes-validate awscli botocore
+  .venv/bin/pip install --quiet --ignore-requires-python helm-python-sdk
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
