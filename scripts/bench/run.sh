@@ -11,6 +11,7 @@
 #   --results FILE       where the table goes (default scripts/bench/results/DATE.md)
 #   --port P             webhook port; P+1 metrics, P+2 nginx (default 18443)
 #   --keep               keep the work directory (raw wrk/h2load outputs, logs, configs)
+#   --no-micro           skip the core micro-benchmarks (Benchmarks/, package-benchmark)
 #
 # Steps (each is printed as it starts):
 #  1. apt-get installs wrk, h2load (nghttp2-client) and nginx if missing; `swift build -c release
@@ -30,14 +31,19 @@
 #     ratio per pair and the median.
 #  8. Fixed rate: fixed-rate.py (open loop, latency from the due time) at 1,000 reviews/s,
 #     against ours and against nginx (nginx's p99 is the floor this client can measure).
-#  9. The webhook's peak RSS (VmHWM) after all of it; the table, with machine info.
+#  9. The webhook's peak RSS (VmHWM) after all of it.
+# 10. EKS: a full sync of 5,000 associations from a loopback stand-in (eks-sync.sh): time,
+#     process CPU, peak RSS; and the added latency of a miss lookup.
+# 11. The core micro-benchmarks (Benchmarks/, ordo-one package-benchmark): decode, mutate and
+#     encode a 6 KB and a 1 MiB review; snapshot lookups in 5,000 and 100,000 associations.
+# 12. The table, with machine info.
 # Load generators and servers share this machine's cores; the table says how many.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/../.."
 bench=scripts/bench
 
-binary="" duration="" pairs="" quick=0 rate=1000 results="" port=18443 keep=0
+binary="" duration="" pairs="" quick=0 rate=1000 results="" port=18443 keep=0 micro=1
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf '==> %s\n' "$*"; }
@@ -54,6 +60,7 @@ while (($#)); do
       set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
     --quick) quick=1; shift ;;
     --keep) keep=1; shift ;;
+    --no-micro) micro=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -104,6 +111,7 @@ if [[ -z $binary ]]; then
   binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/pod-identity-webhook"
 fi
 [[ -x $binary ]] || die "not an executable: $binary"
+binary=$(realpath "$binary")
 say "binary: $binary"
 
 for p in "$port" "$metrics_port" "$nginx_port"; do
@@ -401,7 +409,25 @@ R[load.after]=$(cut -d' ' -f1-3 /proc/loadavg)
 say "peak RSS (VmHWM) after all runs: ${R[rss.peak_kb]} kB"
 stop_server
 
-# 9. The table ------------------------------------------------------------------------------
+# 10. EKS sync ------------------------------------------------------------------------------
+say "EKS: full sync of 5,000 associations from a loopback stand-in (eks-sync.sh)"
+"$bench/eks-sync.sh" "$binary" 5000 | tee "$work/eks-sync.txt"
+R[eks.sync_ms]=$(sed -n 's/.*sync_ms=\([0-9]*\).*/\1/p' "$work/eks-sync.txt" | head -n 1)
+R[eks.cpu_ms]=$(sed -n 's/^process CPU so far[^:]*: \([0-9]*\) ms.*/\1/p' "$work/eks-sync.txt")
+R[eks.rss]=$(sed -n 's/.*peak RSS: \(.*\)$/\1/p' "$work/eks-sync.txt")
+R[eks.hit]=$(sed -n 's/^cached hit: *//p' "$work/eks-sync.txt")
+R[eks.miss]=$(sed -n 's/^unknown SA, miss lookup: *\([0-9.]*\).*/\1/p' "$work/eks-sync.txt")
+[[ -n ${R[eks.sync_ms]} ]] || die "eks-sync.sh printed no sync time"
+
+# 11. Micro-benchmarks ----------------------------------------------------------------------
+if ((micro)); then
+  say "micro-benchmarks: (cd Benchmarks && swift package benchmark)"
+  (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format markdown --no-progress) \
+    >"$work/micro.md" 2>"$work/micro.err" || { cat "$work/micro.err" >&2; die "the micro-benchmarks failed"; }
+  cat "$work/micro.md"
+fi
+
+# 12. The table -----------------------------------------------------------------------------
 mib() { calc %.1f "$1 / 1024"; }
 verdict() { # A OP B: "met" when the comparison holds
   if awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then echo met; else echo "**missed**"; fi
@@ -427,7 +453,7 @@ mkdir -p "$(dirname "$results")"
   echo "| p99 < 2 ms at a fixed $rate reviews/s | ${R[fixed-ours.p99_ms]} ms (achieved ${R[fixed-ours.achieved_rps]}/s; nginx through the same client: ${R[fixed-nginx.p99_ms]} ms) | $(verdict "${R[fixed-ours.p99_ms]}" '<' 2) |"
   echo "| peak RSS < 40 MB, $associations_count associations, under load | $(mib "${R[rss.peak_kb]}") MiB (VmHWM ${R[rss.peak_kb]} kB) | $(verdict "${R[rss.peak_kb]}" '<' 40960) |"
   echo "| start to ready < 1 s, file source | ${R[start.median]} ms (median of $starts) | $(verdict "${R[start.median]}" '<' 1000) |"
-  echo "| full sync of 5,000 associations < 1 s | not measured by run.sh (micro-benchmarks) | |"
+  echo "| full sync of 5,000 associations < 1 s (loopback stand-in, 50 pages) | ${R[eks.sync_ms]} ms (process CPU for start + first sync ${R[eks.cpu_ms]} ms; peak RSS ${R[eks.rss]}) | $(verdict "${R[eks.sync_ms]}" '<' 1000) |"
   echo
   echo "## HTTP/1.1 keep-alive over TLS (wrk, threads = min(2, connections))"
   echo
@@ -491,6 +517,22 @@ mkdir -p "$(dirname "$results")"
   echo "| peak RSS (VmHWM) after every run above | $(mib "${R[rss.peak_kb]}") MiB (${R[rss.peak_kb]} kB) |"
   echo "| RSS at the end | $(mib "${R[rss.end_kb]}") MiB (${R[rss.end_kb]} kB: anonymous ${R[rss.end_anon_kb]} kB, file-backed ${R[rss.end_file_kb]} kB) |"
   echo
+  echo "## EKS source (eks-sync.sh, 5,000 associations, loopback stand-in)"
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| full sync, 50 pages of 100 | ${R[eks.sync_ms]} ms |"
+  echo "| process CPU, start plus first sync | ${R[eks.cpu_ms]} ms |"
+  echo "| peak RSS after the sync | ${R[eks.rss]} |"
+  echo "| review, cache hit (curl, new TLS connection each) | ${R[eks.hit]} ms |"
+  echo "| review, unknown service account (miss lookup; the stand-in adds 2 ms) | ${R[eks.miss]} ms |"
+  echo
+  if ((micro)); then
+    echo "## Core micro-benchmarks (Benchmarks/, package-benchmark, one thread)"
+    echo
+    sed 's/^#/###/' "$work/micro.md"
+    echo
+  fi
   echo "## Machine"
   echo
   echo "| | |"
