@@ -1,3 +1,5 @@
+import Foundation
+
 /// Decodes the fields of an `AdmissionReview` that the webhook reads in one pass over the
 /// bytes, validating the whole document's JSON syntax and skipping everything else.
 ///
@@ -52,7 +54,7 @@ enum FastReviewDecoder {
         mutating func review() -> AdmissionReview? {
             do {
                 var review = AdmissionReview()
-                try object(depth: 1) { (parser: inout Parser, key: Key) throws(Fallback) in
+                try object(depth: 1, fields: Fields.review) { (parser: inout Parser, key: Key) throws(Fallback) in
                     switch key {
                     case "apiVersion": review.apiVersion = try parser.optionalString()
                     case "kind": review.kind = try parser.optionalString()
@@ -69,7 +71,7 @@ enum FastReviewDecoder {
         mutating func request(depth: Int) throws(Fallback) -> AdmissionRequest {
             var uid: String?
             var request = AdmissionRequest(uid: "")
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
+            try object(depth: depth, fields: Fields.request) { (parser: inout Parser, key: Key) throws(Fallback) in
                 switch key {
                 case "uid": uid = try parser.string()
                 case "kind":
@@ -92,7 +94,8 @@ enum FastReviewDecoder {
 
         mutating func groupVersionKind(depth: Int) throws(Fallback) -> GroupVersionKind {
             var gvk = GroupVersionKind()
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
+            try object(depth: depth, fields: Fields.groupVersionKind) {
+                (parser: inout Parser, key: Key) throws(Fallback) in
                 switch key {
                 case "group": gvk.group = try parser.optionalString()
                 case "version": gvk.version = try parser.optionalString()
@@ -105,7 +108,7 @@ enum FastReviewDecoder {
 
         mutating func pod(depth: Int) throws(Fallback) -> Pod {
             var pod = Pod()
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
+            try object(depth: depth, fields: Fields.pod) { (parser: inout Parser, key: Key) throws(Fallback) in
                 switch key {
                 case "metadata": pod.metadata = try parser.isNull() ? nil : parser.objectMeta(depth: depth + 1)
                 case "spec": pod.spec = try parser.isNull() ? nil : parser.podSpec(depth: depth + 1)
@@ -117,7 +120,7 @@ enum FastReviewDecoder {
 
         mutating func objectMeta(depth: Int) throws(Fallback) -> ObjectMeta {
             var meta = ObjectMeta()
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
+            try object(depth: depth, fields: Fields.objectMeta) { (parser: inout Parser, key: Key) throws(Fallback) in
                 switch key {
                 case "name": meta.name = try parser.optionalString()
                 case "generateName": meta.generateName = try parser.optionalString()
@@ -132,7 +135,7 @@ enum FastReviewDecoder {
 
         mutating func podSpec(depth: Int) throws(Fallback) -> PodSpec {
             var spec = PodSpec()
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
+            try object(depth: depth, fields: Fields.podSpec) { (parser: inout Parser, key: Key) throws(Fallback) in
                 switch key {
                 case "serviceAccountName": spec.serviceAccountName = try parser.optionalString()
                 case "serviceAccount": spec.serviceAccount = try parser.optionalString()
@@ -151,7 +154,8 @@ enum FastReviewDecoder {
             var list: [Container] = []
             try array(depth: depth) { (parser: inout Parser) throws(Fallback) in
                 var container = Container()
-                try parser.object(depth: depth + 1) { (parser: inout Parser, key: Key) throws(Fallback) in
+                try parser.object(depth: depth + 1, fields: Fields.container) {
+                    (parser: inout Parser, key: Key) throws(Fallback) in
                     switch key {
                     case "name": container.name = try parser.optionalString()
                     case "env": container.env = try parser.isNull() ? nil : parser.namedList(depth: depth + 2)
@@ -169,8 +173,9 @@ enum FastReviewDecoder {
             var list: [Named] = []
             try array(depth: depth) { (parser: inout Parser) throws(Fallback) in
                 var named = Named(name: nil)
-                try parser.object(depth: depth + 1) { (parser: inout Parser, key: Key) throws(Fallback) in
-                    if key == "name" {
+                try parser.object(depth: depth + 1, fields: Fields.named) {
+                    (parser: inout Parser, key: Key) throws(Fallback) in
+                    if case "name" = key {
                         named.name = try parser.optionalString()
                     } else {
                         try parser.skipValue(depth: depth + 2)
@@ -183,25 +188,58 @@ enum FastReviewDecoder {
 
         mutating func stringMap(depth: Int) throws(Fallback) -> [String: String] {
             var map: [String: String] = [:]
-            try object(depth: depth) { (parser: inout Parser, key: Key) throws(Fallback) in
-                map[key.text] = try parser.string()
+            try object(depth: depth, fields: nil) { (parser: inout Parser, key: Key) throws(Fallback) in
+                guard map.updateValue(try parser.string(), forKey: key.text) == nil else { throw Fallback() }
             }
             return map
         }
 
         // MARK: Structure
 
-        /// An object key: its raw bytes (keys holding escapes fall back).
-        struct Key: ExpressibleByStringLiteral, Equatable {
-            var text: String
-            init(stringLiteral value: String) { text = value }
-            init(text: String) { self.text = text }
-            static func ~= (pattern: Key, value: Key) -> Bool { pattern.text == value.text }
+        /// An object key, as bytes: either a span of the document or a literal in the code, so
+        /// matching a key costs a length check and a memcmp, and no String.
+        struct Key: ExpressibleByStringLiteral, @unchecked Sendable {
+            let start: UnsafePointer<UInt8>
+            let count: Int
+
+            init(stringLiteral value: StaticString) {
+                start = value.utf8Start
+                count = value.utf8CodeUnitCount
+            }
+
+            init(start: UnsafePointer<UInt8>, count: Int) {
+                self.start = start
+                self.count = count
+            }
+
+            static func ~= (pattern: Key, value: Key) -> Bool {
+                pattern.count == value.count && memcmp(pattern.start, value.start, pattern.count) == 0
+            }
+
+            var text: String { String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self) }
+        }
+
+        /// The keys each object type reads: a second occurrence of one of them falls back (which
+        /// of two duplicates JSONDecoder keeps is its business); duplicates of other keys are
+        /// skipped like any other member, as JSONDecoder does.
+        enum Fields {
+            static let review: [Key] = ["apiVersion", "kind", "request"]
+            static let request: [Key] = ["uid", "kind", "subResource", "namespace", "operation", "object"]
+            static let groupVersionKind: [Key] = ["group", "version", "kind"]
+            static let pod: [Key] = ["metadata", "spec"]
+            static let objectMeta: [Key] = ["name", "generateName", "namespace", "labels", "annotations"]
+            static let podSpec: [Key] = [
+                "serviceAccountName", "serviceAccount", "nodeSelector", "volumes", "containers", "initContainers",
+            ]
+            static let container: [Key] = ["name", "env", "volumeMounts"]
+            static let named: [Key] = ["name"]
         }
 
         /// Reads an object, handing each member's key to `member`, which must consume the value.
+        /// `fields` are the keys `member` reads (see `Fields`); nil for a map, whose keys are
+        /// all read and whose caller detects duplicates itself.
         mutating func object(
-            depth: Int, _ member: (inout Parser, Key) throws(Fallback) -> Void
+            depth: Int, fields: [Key]?, _ member: (inout Parser, Key) throws(Fallback) -> Void
         ) throws(Fallback) {
             guard depth <= FastReviewDecoder.maximumDepth else { throw Fallback() }
             try expect(UInt8(ascii: "{"))
@@ -210,14 +248,17 @@ enum FastReviewDecoder {
                 index += 1
                 return
             }
-            var seen: Set<String> = []
+            var seen: UInt64 = 0
             while true {
                 skipWhitespace()
                 let key = try plainKey()
-                guard seen.insert(key).inserted else { throw Fallback() }
+                if let fields, let field = fields.firstIndex(where: { $0 ~= key }) {
+                    guard seen & (1 << field) == 0 else { throw Fallback() }
+                    seen |= 1 << field
+                }
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()
-                try member(&self, Key(text: key))
+                try member(&self, key)
                 skipWhitespace()
                 switch peek() {
                 case UInt8(ascii: ","): index += 1
@@ -341,10 +382,10 @@ enum FastReviewDecoder {
         }
 
         /// A key without escapes (an escaped key falls back: it may spell a field's name).
-        mutating func plainKey() throws(Fallback) -> String {
+        mutating func plainKey() throws(Fallback) -> Key {
             let (start, end, escaped) = try scanString()
             guard !escaped else { throw Fallback() }
-            return text(start, end)
+            return Key(start: bytes.baseAddress! + start, count: end - start)
         }
 
         mutating func skipString() throws(Fallback) {

@@ -119,7 +119,11 @@ public struct JSONPatchError: Error, CustomStringConvertible, Equatable {
 public enum JSONPointer {
     /// Escapes one reference token: `~` becomes `~0`, `/` becomes `~1`.
     public static func escape(_ token: String) -> String {
-        guard token.contains("~") || token.contains("/") else { return token }
+        // Byte checks, not String.contains(String): that one goes through Foundation's
+        // locale-aware search, and this runs for every label patch.
+        guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
+            return token
+        }
         return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 

@@ -9,9 +9,13 @@ public struct PodMutator: Sendable {
     public let settings: MutationSettings
     public let random: any RandomSource
 
+    /// The token file's path, computed once: `mountPath/tokenPath`, cleaned.
+    private let tokenFile: String
+
     public init(settings: MutationSettings = MutationSettings(), random: any RandomSource = SystemRandomSource()) {
         self.settings = settings
         self.random = random
+        tokenFile = PodMutator.cleanPath(settings.mountPath + "/" + settings.tokenPath)
     }
 
     public static let stsRegionalEndpoints = "AWS_STS_REGIONAL_ENDPOINTS"
@@ -41,12 +45,11 @@ public struct PodMutator: Sendable {
 
     /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` for this pod: `C:\…` on Windows nodes.
     public func tokenFilePath(for pod: Pod) -> String {
-        let path = PodMutator.cleanPath(settings.mountPath + "/" + settings.tokenPath)
         let selector = pod.spec?.nodeSelector ?? [:]
         if selector["kubernetes.io/os"] == "windows" || selector["beta.kubernetes.io/os"] == "windows" {
-            return "C:" + path.replacingOccurrences(of: "/", with: "\\")
+            return "C:" + tokenFile.replacingOccurrences(of: "/", with: "\\")
         }
-        return path
+        return tokenFile
     }
 
     /// The projected token's `expirationSeconds`.

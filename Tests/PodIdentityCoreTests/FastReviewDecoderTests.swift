@@ -57,6 +57,8 @@ struct FastReviewDecoderTests {
         "documents that need JSONDecoder's judgement fall back",
         arguments: [
             #"{"metadata":{"name":"a","name":"b"}}"#,  // duplicate key
+            #"{"metadata":{"labels":{"a":"1","a":"2"}}}"#,
+            #"{"spec":{"containers":[{"name":"a","env":[],"env":[]}]}}"#,
             #"{"metadata":{"n\u0061me":"a"}}"#,  // escaped key
             #"{"metadata":{"labels":{"a":null}}}"#,  // null in a string map
             #"{"metadata":{"name":5}}"#,  // wrong type

@@ -48,8 +48,9 @@ struct MutateHandler: Sendable {
 
     private func checkContentType(_ request: Request) throws {
         let value = request.headers[.contentType] ?? ""
-        let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { type -> String in
+            let isSpace = { (character: Character) in character == " " || character == "\t" }
+            return String(type.drop(while: isSpace).reversed().drop(while: isSpace).reversed()).lowercased()
         }
         guard mediaType == "application/json" else {
             throw HTTPError(
