@@ -19,6 +19,22 @@ struct AssociationSourceTests {
         #expect(refs == [ServiceAccountRef(namespace: "a", name: "x"), ServiceAccountRef(namespace: "b", name: "y")])
     }
 
+    @Test("names that YAML would read as numbers, booleans or null stay names")
+    func namesThatLookLikeOtherTypes() throws {
+        let text = """
+            - {namespace: 123, serviceAccount: "true"}
+            - {namespace: "null", serviceAccount: on}
+            - namespace: yes
+              serviceAccount: 0x1F
+            - 007/null
+            """
+        #expect(
+            try AssociationFile.parse(Data(text.utf8)) == [
+                ServiceAccountRef(namespace: "123", name: "true"), ServiceAccountRef(namespace: "null", name: "on"),
+                ServiceAccountRef(namespace: "yes", name: "0x1F"), ServiceAccountRef(namespace: "007", name: "null"),
+            ])
+    }
+
     @Test("an empty file means no associations")
     func empty() throws {
         #expect(try AssociationFile.parse(Data()).isEmpty)
@@ -31,7 +47,9 @@ struct AssociationSourceTests {
             ("- namespace: a\n", "entry 1 has no \"serviceAccount\""),
             ("- serviceAccount: x\n", "entry 1 has no \"namespace\""),
             ("- nope\n", "not NAMESPACE/SERVICEACCOUNT"),
-            ("[1]", "entry 1 is neither"),
+            ("[1]", "entry 1: \"1\" is not NAMESPACE/SERVICEACCOUNT"),
+            ("[[1]]", "entry 1 is neither"),
+            ("- namespace:\n  serviceAccount: x\n", "entry 1 has no \"namespace\""),
             ("key: value\n", "expected a list"),
             ("{\"identities\": 3}", "must be a list"),
             ("- [unclosed\n", "not valid YAML"),

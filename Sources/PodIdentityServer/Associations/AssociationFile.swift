@@ -16,7 +16,10 @@ public enum AssociationFile {
         }
         let document: Any?
         do {
-            document = try Yams.load(yaml: text)
+            // Every scalar is a string (Yams' basic resolver): namespace and service-account
+            // names such as `123`, `true`, `null` or `on` are names, not numbers or booleans.
+            // It also keeps the regex-based resolver (ICU) off the start-up path.
+            document = try Yams.load(yaml: text, .basic)
         } catch let error as YamlError {
             throw AssociationFileError("not valid YAML or JSON: \(error)")
         } catch {
