@@ -10,7 +10,7 @@ let package = Package(
     dependencies: [
         // The malloc interposer counts allocations; the ARC runtime interposer is off because
         // its package is not in this machine's mirror.
-        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"])
     ],
     targets: [
         // The webhook's own core sources, through a symlink: a path dependency on ".." would
@@ -28,6 +28,6 @@ let package = Package(
             ],
             path: "Benchmarks/CoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
     ]
 )

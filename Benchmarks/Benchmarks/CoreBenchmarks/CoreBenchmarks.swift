@@ -40,7 +40,8 @@ let benchmarks: @Sendable () -> Void = {
         let probes = (0..<1_000).map { index -> ServiceAccountRef in
             // Half hits, half misses, spread over the whole set.
             index.isMultiple(of: 2)
-                ? refs[(index * 7_919) % count] : ServiceAccountRef(namespace: "ns-\(index % 200)", name: "absent-\(index)")
+                ? refs[(index * 7_919) % count]
+                : ServiceAccountRef(namespace: "ns-\(index % 200)", name: "absent-\(index)")
         }
         Benchmark(
             "snapshot lookup, \(count) associations (1,000 lookups, half hits)",

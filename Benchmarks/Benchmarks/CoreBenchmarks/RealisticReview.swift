@@ -83,7 +83,9 @@ enum RealisticReview {
                                 .object([
                                     "configMap": .object([
                                         "name": .string("kube-root-ca.crt"),
-                                        "items": .array([.object(["key": .string("ca.crt"), "path": .string("ca.crt")])]),
+                                        "items": .array([
+                                            .object(["key": .string("ca.crt"), "path": .string("ca.crt")])
+                                        ]),
                                     ])
                                 ]),
                             ]),
