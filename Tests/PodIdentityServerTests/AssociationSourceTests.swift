@@ -122,4 +122,27 @@ struct AssociationSourceTests {
         }
         #expect(await source.isAssociated(ref))
     }
+
+    @Test("a ConfigMap mount updated the kubelet's way (a ..data symlink swap) is picked up without a restart")
+    func configMapMount() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("piw-cm-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try KubeletVolume.update(
+            directory, generation: 1, files: ["associations.yaml": "- {namespace: ns, serviceAccount: first}\n"])
+        let source = try FileAssociationSource(
+            path: directory.appendingPathComponent("associations.yaml").path, pollInterval: .milliseconds(50),
+            logger: LogCapture().logger)
+        let first = ServiceAccountRef(namespace: "ns", name: "first"),
+            second = ServiceAccountRef(namespace: "ns", name: "second")
+        #expect(await source.isAssociated(first))
+        let task = Task { try await source.run() }
+        defer { task.cancel() }
+        try KubeletVolume.update(
+            directory, generation: 2, files: ["associations.yaml": "- {namespace: ns, serviceAccount: second}\n"])
+        for _ in 0..<100 where !(await source.isAssociated(second)) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await source.isAssociated(second))
+        #expect(!(await source.isAssociated(first)))
+    }
 }
