@@ -28,24 +28,26 @@ public struct ReviewOutcome: Sendable {
 
     /// The `AdmissionReview` response JSON, echoing the request's `apiVersion` and `kind`.
     public var responseBody: Data {
-        var out = "{\"apiVersion\":"
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + (patch?.operations.count ?? 0) * 400)
+        out.append(contentsOf: #"{"apiVersion":"#.utf8)
         JSONValue.writeString(apiVersion, to: &out)
-        out += ",\"kind\":"
+        out.append(contentsOf: #","kind":"#.utf8)
         JSONValue.writeString(kind, to: &out)
-        out += ",\"response\":{\"uid\":"
+        out.append(contentsOf: #","response":{"uid":"#.utf8)
         JSONValue.writeString(uid, to: &out)
-        out += ",\"allowed\":true"
+        out.append(contentsOf: #","allowed":true"#.utf8)
         if let patch, !patch.isEmpty {
-            out += ",\"patchType\":\"JSONPatch\",\"patch\":\""
-            out += patch.jsonData.base64EncodedString()
-            out += "\""
+            out.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
+            out.append(contentsOf: Data(patch.jsonBytes).base64EncodedData())
+            out.append(UInt8(ascii: "\""))
         }
         if !warnings.isEmpty {
-            out += ",\"warnings\":"
+            out.append(contentsOf: #","warnings":"#.utf8)
             JSONValue.array(warnings.map(JSONValue.string)).write(to: &out)
         }
-        out += "}}"
-        return Data(out.utf8)
+        out.append(contentsOf: "}}".utf8)
+        return Data(out)
     }
 }
 

@@ -21,18 +21,20 @@ public struct PatchOperation: Sendable, Hashable {
     }
 
     /// The operation as a JSON object, members in the customary order: op, path, value.
-    public func write(to out: inout String) {
-        out += "{\"op\":\"\(op.rawValue)\",\"path\":"
+    public func write(to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"op":""#.utf8)
+        out.append(contentsOf: op.rawValue.utf8)
+        out.append(contentsOf: #"","path":"#.utf8)
         JSONValue.writeString(path, to: &out)
         if let from {
-            out += ",\"from\":"
+            out.append(contentsOf: #","from":"#.utf8)
             JSONValue.writeString(from, to: &out)
         }
         if let value {
-            out += ",\"value\":"
+            out.append(contentsOf: #","value":"#.utf8)
             value.write(to: &out)
         }
-        out += "}"
+        out.append(UInt8(ascii: "}"))
     }
 }
 
@@ -47,17 +49,21 @@ public struct JSONPatch: Sendable, Hashable {
     public var isEmpty: Bool { operations.isEmpty }
 
     /// The patch as compact JSON text.
-    public var jsonString: String {
-        var out = "["
+    public var jsonString: String { String(decoding: jsonBytes, as: UTF8.self) }
+
+    public var jsonData: Data { Data(jsonBytes) }
+
+    /// The patch as compact JSON, UTF-8.
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(256 * operations.count)
         for (index, operation) in operations.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             operation.write(to: &out)
         }
-        out += "]"
+        out.append(UInt8(ascii: "]"))
         return out
     }
-
-    public var jsonData: Data { Data(jsonString.utf8) }
 
     /// Reads a patch document (a JSON array of operations).
     public init(parsing data: Data) throws {

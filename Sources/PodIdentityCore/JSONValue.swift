@@ -13,83 +13,94 @@ public enum JSONValue: Sendable, Hashable {
     case object([String: JSONValue])
 
     /// The value's compact JSON text.
-    public var jsonString: String {
-        var out = ""
+    public var jsonString: String { String(decoding: jsonBytes, as: UTF8.self) }
+
+    /// The value's compact JSON text as UTF-8 bytes.
+    public var jsonData: Data { Data(jsonBytes) }
+
+    var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
         write(to: &out)
         return out
     }
 
-    /// The value's compact JSON text as UTF-8 bytes.
-    public var jsonData: Data { Data(jsonString.utf8) }
-
     /// Appends the compact JSON text of this value to `out`.
     public func write(to out: inout String) {
+        out += jsonString
+    }
+
+    /// Appends the compact JSON text of this value to `out`, as UTF-8.
+    ///
+    /// Bytes rather than a String: every response is encoded here, and appending to a byte
+    /// array costs a fraction of appending to a String.
+    public func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .integer(let value): out += String(value)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .integer(let value): out.append(contentsOf: String(value).utf8)
         case .number(let value):
             if value.rounded() == value, abs(value) < 1e15 {
-                out += String(Int64(value))
+                out.append(contentsOf: String(Int64(value)).utf8)
             } else {
-                out += "\(value)"
+                out.append(contentsOf: "\(value)".utf8)
             }
         case .string(let value): JSONValue.writeString(value, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
-                out += ":"
-                members[key]!.write(to: &out)
+            out.append(UInt8(ascii: "{"))
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(member.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                member.value.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     /// Writes `value` as a JSON string literal, escaping what RFC 8259 requires.
-    ///
-    /// Runs of characters that need no escape are appended whole: this is on the path of
-    /// every response, and appending scalar by scalar cost more than the rest of encoding.
     public static func writeString(_ value: String, to out: inout String) {
-        out += "\""
-        let utf8 = value.utf8
-        var runStart = utf8.startIndex
-        var index = runStart
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else {
-                index = utf8.index(after: index)
-                continue
+        var bytes: [UInt8] = []
+        writeString(value, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes `value` as a JSON string literal, as UTF-8, escaping what RFC 8259 requires.
+    ///
+    /// Runs of bytes that need no escape are appended whole: this is on the path of every
+    /// response, and appending scalar by scalar cost more than the rest of encoding.
+    public static func writeString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+                case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+                case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+                case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+                case 0x08: out.append(contentsOf: "\\b".utf8)
+                case 0x0C: out.append(contentsOf: "\\f".utf8)
+                default:
+                    let hex = String(byte, radix: 16)
+                    out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+                }
+                runStart = index + 1
             }
-            // Sliced through the UTF-8 view: an ASCII byte is on a scalar boundary but not
-            // always on a character boundary ("\r\n" is one character), and String slicing
-            // would round down to one.
-            out += Substring(utf8[runStart..<index])
-            switch byte {
-            case UInt8(ascii: "\""): out += "\\\""
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\n"): out += "\\n"
-            case UInt8(ascii: "\r"): out += "\\r"
-            case UInt8(ascii: "\t"): out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            default:
-                let hex = String(byte, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            }
-            index = utf8.index(after: index)
-            runStart = index
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
-        out += Substring(utf8[runStart...])
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses JSON text into a value.
