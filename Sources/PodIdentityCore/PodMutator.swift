@@ -11,11 +11,38 @@ public struct PodMutator: Sendable {
 
     /// The token file's path, computed once: `mountPath/tokenPath`, cleaned.
     private let tokenFile: String
+    /// The patch values that depend only on the settings, built once (they were most of the
+    /// patch's allocations): the env entries, by kind, and the volume mount.
+    private let stsEnvironment: [JSONValue]
+    private let regionEnvironment: [JSONValue]
+    private let credentialEnvironment: [JSONValue]
+    private let mount: JSONValue
 
     public init(settings: MutationSettings = MutationSettings(), random: any RandomSource = SystemRandomSource()) {
         self.settings = settings
         self.random = random
         tokenFile = PodMutator.cleanPath(settings.mountPath + "/" + settings.tokenPath)
+        stsEnvironment = [EnvVar(name: PodMutator.stsRegionalEndpoints, value: "regional").json]
+        regionEnvironment =
+            settings.region.map {
+                [
+                    EnvVar(name: PodMutator.defaultRegion, value: $0).json,
+                    EnvVar(name: PodMutator.region, value: $0).json,
+                ]
+            } ?? []
+        credentialEnvironment = PodMutator.credentialEnvironment(fullURI: settings.fullURI, tokenFile: tokenFile)
+        mount = .object([
+            "name": .string(settings.volumeName),
+            "mountPath": .string(settings.mountPath),
+            "readOnly": .bool(true),
+        ])
+    }
+
+    private static func credentialEnvironment(fullURI: String, tokenFile: String) -> [JSONValue] {
+        [
+            EnvVar(name: PodMutator.fullURI, value: fullURI).json,
+            EnvVar(name: PodMutator.tokenFile, value: tokenFile).json,
+        ]
     }
 
     public static let stsRegionalEndpoints = "AWS_STS_REGIONAL_ENDPOINTS"
@@ -114,37 +141,34 @@ public struct PodMutator: Sendable {
     private func addCredentials(
         to container: Container, at path: String, tokenFile: String, into operations: inout [PatchOperation]
     ) {
-        let names = Set((container.env ?? []).compactMap(\.name))
-        let hasSTS = names.contains(PodMutator.stsRegionalEndpoints)
-        let hasRegion = names.contains(PodMutator.region) || names.contains(PodMutator.defaultRegion)
-        let hasCredentials = names.contains(PodMutator.fullURI) || names.contains(PodMutator.tokenFile)
+        var hasSTS = false, hasRegion = false, hasCredentials = false
+        for variable in container.env ?? [] {
+            switch variable.name {
+            case PodMutator.stsRegionalEndpoints: hasSTS = true
+            case PodMutator.region, PodMutator.defaultRegion: hasRegion = true
+            case PodMutator.fullURI, PodMutator.tokenFile: hasCredentials = true
+            default: break
+            }
+        }
         // Reference quirk, kept so pods match: a container with all three kinds of variables
         // is considered done, mount or not.
         if hasCredentials && hasRegion && hasSTS { return }
 
-        var additions: [EnvVar] = []
-        if settings.regionalSTS && !hasSTS {
-            additions.append(EnvVar(name: PodMutator.stsRegionalEndpoints, value: "regional"))
-        }
-        if let region = settings.region, !hasRegion {
-            additions.append(EnvVar(name: PodMutator.defaultRegion, value: region))
-            additions.append(EnvVar(name: PodMutator.region, value: region))
-        }
+        var additions: [JSONValue] = []
+        if settings.regionalSTS && !hasSTS { additions += stsEnvironment }
+        if !hasRegion { additions += regionEnvironment }
         if !hasCredentials {
-            additions.append(EnvVar(name: PodMutator.fullURI, value: settings.fullURI))
-            additions.append(EnvVar(name: PodMutator.tokenFile, value: tokenFile))
+            additions +=
+                tokenFile == self.tokenFile
+                ? credentialEnvironment
+                : PodMutator.credentialEnvironment(fullURI: settings.fullURI, tokenFile: tokenFile)
         }
-        for extra in settings.extraEnvironment where !names.contains(extra.name) {
-            additions.append(extra)
+        for extra in settings.extraEnvironment where container.env?.contains(where: { $0.name == extra.name }) != true {
+            additions.append(extra.json)
         }
-        appendItems(additions.map(\.json), to: container.env, at: path + "/env", into: &operations)
+        appendItems(additions, to: container.env, at: path + "/env", into: &operations)
 
         if container.volumeMounts?.contains(where: { $0.name == settings.volumeName }) != true {
-            let mount = JSONValue.object([
-                "name": .string(settings.volumeName),
-                "mountPath": .string(settings.mountPath),
-                "readOnly": .bool(true),
-            ])
             appendItems([mount], to: container.volumeMounts, at: path + "/volumeMounts", into: &operations)
         }
     }
