@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import PodIdentityServer
 
 /// The credentials JSON that the container credentials endpoint (ECS agent, EKS Pod Identity
 /// agent) and the EC2 instance metadata service answer:

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import PodIdentityServer
 
 /// The two EKS operations the webhook needs; a protocol so the poller is tested against fakes.
 public protocol EKSAPI: Sendable {
@@ -128,7 +129,7 @@ public struct EKSClient: EKSAPI {
                     metadata: [
                         "aws.operation": "\(operation)", "error": "\(error.description)", "attempt": "\(attempt)",
                         "retry_in_ms":
-                            "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                            "\(wait.milliseconds)",
                     ])
                 try await Task.sleep(for: wait)
             }
@@ -181,13 +182,5 @@ public struct EKSClient: EKSAPI {
             throw error
         }
         return data
-    }
-}
-
-extension Duration {
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import PodIdentityServer
 
 /// The EKS source's metrics, made from an injected swift-metrics factory.
 public final class EKSMetrics: Sendable {

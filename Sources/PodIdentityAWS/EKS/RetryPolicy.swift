@@ -1,4 +1,5 @@
 import Foundation
+import PodIdentityServer
 
 /// Exponential backoff with full jitter, honouring `Retry-After`.
 ///
@@ -20,7 +21,7 @@ public struct RetryPolicy: Sendable {
     ) -> Duration {
         if let retryAfter { return min(retryAfter, maxRetryAfter) }
         let ceiling = min(cap, base * (1 << min(attempt, 20)))
-        let seconds = Double(ceiling.components.seconds) + Double(ceiling.components.attoseconds) / 1e18
+        let seconds = ceiling.seconds
         return .milliseconds(Int64((random(0...seconds) * 1000).rounded()))
     }
 

@@ -11,8 +11,7 @@ import NIOPosix
 public func cancellableSleep(
     for duration: Duration, on eventLoop: any EventLoop = NIOSingletons.posixEventLoopGroup.any()
 ) async throws {
-    let (seconds, attoseconds) = duration.components
-    let timer = eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {}
+    let timer = eventLoop.scheduleTask(in: .nanoseconds(duration.nanosecondsClamped)) {}
     try await withTaskCancellationHandler {
         do {
             try await timer.futureResult.get()

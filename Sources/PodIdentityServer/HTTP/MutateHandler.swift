@@ -31,7 +31,7 @@ struct MutateHandler: Sendable {
                 throw HTTPError(.badRequest, message: "invalid AdmissionReview: \(error.description)")
             }
             let elapsed = ContinuousClock.now - start
-            metrics.record(outcome.decision, duration: elapsed.nanoseconds)
+            metrics.record(outcome.decision, duration: elapsed.nanosecondsClamped)
             log(outcome, elapsed: elapsed, logger: logger)
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
@@ -48,10 +48,7 @@ struct MutateHandler: Sendable {
 
     private func checkContentType(_ request: Request) throws {
         let value = request.headers[.contentType] ?? ""
-        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { type -> String in
-            let isSpace = { (character: Character) in character == " " || character == "\t" }
-            return String(type.drop(while: isSpace).reversed().drop(while: isSpace).reversed()).lowercased()
-        }
+        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingSpaces.lowercased() }
         guard mediaType == "application/json" else {
             throw HTTPError(
                 .unsupportedMediaType,
@@ -88,19 +85,12 @@ struct MutateHandler: Sendable {
         var metadata: Logger.Metadata = [
             "admission.uid": "\(outcome.uid)",
             "admission.decision": "\(outcome.decision.rawValue)",
-            "duration_ms": "\(String(format: "%.3f", Double(elapsed.nanoseconds) / 1e6))",
+            "duration_ms": "\(elapsed.millisecondsText)",
         ]
         if !outcome.namespace.isEmpty { metadata["k8s.namespace"] = "\(outcome.namespace)" }
         if !outcome.podName.isEmpty { metadata["k8s.pod"] = "\(outcome.podName)" }
         if !outcome.serviceAccount.isEmpty { metadata["k8s.service_account"] = "\(outcome.serviceAccount)" }
         if let warning = outcome.warnings.first { metadata["warning"] = "\(warning)" }
         logger.info("review", metadata: metadata)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
