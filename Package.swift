@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // Pure mutation logic: Foundation only, no I/O.
@@ -36,41 +37,67 @@ let package = Package(
             name: "PodIdentityCore",
             swiftSettings: swiftSettings
         ),
+        // What every background source shares: the association-source protocol, the static
+        // source, the file watcher, backoff, cancellable sleep. No YAML, no HTTP, no server.
+        .target(
+            name: "PodIdentitySources",
+            dependencies: [
+                "PodIdentityCore",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The associations file (YAML or JSON) and the source that follows it.
+        .target(
+            name: "PodIdentityFileSource",
+            dependencies: [
+                "PodIdentityCore",
+                "PodIdentitySources",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // AWS: SigV4, credential providers, the EKS client and the EKS association source.
         .target(
             name: "PodIdentityAWS",
             dependencies: [
                 "PodIdentityCore",
-                "PodIdentityServer",
+                "PodIdentitySources",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTPS server, association sources, metrics, logging.
+        // HTTPS server, TLS with certificate reload, health, metrics, logging. No AWS, no Kubernetes.
         .target(
             name: "PodIdentityServer",
             dependencies: [
                 "PodIdentityCore",
+                "PodIdentitySources",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,10 +105,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The command line (serve, mutate, version), the offline mutation and the wiring.
         .executableTarget(
             name: "pod-identity-webhook",
             dependencies: [
                 "PodIdentityCore",
+                "PodIdentitySources",
+                "PodIdentityFileSource",
                 "PodIdentityServer",
                 "PodIdentityAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -89,6 +119,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -96,16 +128,48 @@ let package = Package(
         .target(
             name: "PodIdentityTestSupport",
             dependencies: [
+                "PodIdentityCore",
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The EKS stand-in, shared by the AWS tests and the executable's end-to-end tests.
+        .target(
+            name: "PodIdentityAWSTestSupport",
+            dependencies: [
+                "PodIdentityAWS",
+                "PodIdentityCore",
+                "PodIdentityTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PodIdentityCoreTests",
-            dependencies: ["PodIdentityCore", "PodIdentityServer", "PodIdentityTestSupport"],
-            exclude: ["Fixtures"],
+            dependencies: ["PodIdentityCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PodIdentitySourcesTests",
+            dependencies: [
+                "PodIdentitySources",
+                "PodIdentityFileSource",
+                "PodIdentityCore",
+                "PodIdentityTestSupport",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -113,17 +177,17 @@ let package = Package(
             dependencies: [
                 "PodIdentityAWS",
                 "PodIdentityCore",
-                "PodIdentityServer",
+                "PodIdentitySources",
+                "PodIdentityAWSTestSupport",
                 "PodIdentityTestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Fixtures", "Support/botocore_sign.py"],
@@ -134,18 +198,38 @@ let package = Package(
             dependencies: [
                 "PodIdentityServer",
                 "PodIdentityCore",
+                "PodIdentitySources",
                 "PodIdentityTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The executable's tests: the command line, the build function end to end (file and EKS
+        // mode), the mutation fixtures through every path, the chart and the scripts.
+        .testTarget(
+            name: "PodIdentityWebhookTests",
+            dependencies: [
+                "pod-identity-webhook",
+                "PodIdentityAWS",
+                "PodIdentityAWSTestSupport",
+                "PodIdentityCore",
+                "PodIdentityServer",
+                "PodIdentitySources",
+                "PodIdentityTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

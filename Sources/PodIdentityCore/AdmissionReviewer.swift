@@ -123,11 +123,15 @@ public struct AdmissionReviewer: Sendable {
         return await answer(review, isAssociated: isAssociated)
     }
 
-    /// Answers a decoded review.
-    public func answer(
+    /// Answers a decoded review; `decode` guarantees it has a request.
+    func answer(
         _ review: AdmissionReview, isAssociated: (ServiceAccountRef) async -> Bool
     ) async -> ReviewOutcome {
-        let request = review.request!
+        guard let request = review.request else {
+            return ReviewOutcome(
+                apiVersion: review.apiVersion ?? "admission.k8s.io/v1", kind: review.kind ?? "AdmissionReview",
+                uid: "", decision: .error, namespace: "")
+        }
         var outcome = ReviewOutcome(
             apiVersion: review.apiVersion ?? "admission.k8s.io/v1", kind: review.kind ?? "AdmissionReview",
             uid: request.uid, decision: .ignored, namespace: request.namespace ?? "")

@@ -26,7 +26,7 @@ public struct ServiceAccountRef: Hashable, Sendable, Comparable, CustomStringCon
 
 extension StringProtocol {
     /// The text without leading and trailing spaces and tabs.
-    public var trimmingSpaces: String {
+    package var trimmingSpaces: String {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }

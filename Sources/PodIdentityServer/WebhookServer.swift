@@ -7,6 +7,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import PodIdentityCore
+import PodIdentitySources
 import ServiceLifecycle
 import UnixSignals
 

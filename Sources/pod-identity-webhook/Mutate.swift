@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import PodIdentityCore
-import PodIdentityServer
+import PodIdentityFileSource
 
 struct Mutate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,6 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOSSL
-import PodIdentityAWS
 import PodIdentityCore
 import PodIdentityServer
 import ServiceLifecycle
@@ -62,134 +61,60 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "pod-identity-webhook")
-
-        var configuration = WebhookConfiguration()
-        configuration.host = host
-        configuration.port = port
-        configuration.metricsPort = metricsPort
-        configuration.tlsMinimumVersion = try tlsVersion()
-        configuration.certificateReloadInterval = try parseDuration(tlsReloadInterval, flag: "tls-reload-interval")
-        configuration.associationsReloadInterval = try parseDuration(
-            associationsReloadInterval, flag: "associations-reload-interval")
-        configuration.readTimeout = try parseDuration(readTimeout, flag: "read-timeout")
-        configuration.idleTimeout = try parseDuration(idleTimeout, flag: "idle-timeout")
-        configuration.debuggingHandlers = enableDebuggingHandlers
-
-        var refs = try associationOptions.refs()
-        let certificates: CertificateStore
-        if dev {
-            let pair = try DevCertificate.make()
-            certificates = try CertificateStore(
-                certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM, logger: logger)
-            if refs.isEmpty && associationOptions.associationsFile == nil {
-                refs = [ServiceAccountRef(namespace: "default", name: "demo")]
+        let configuration = try configuration(environment: ProcessInfo.processInfo.environment)
+        let banner = dev ? configuration.associationsDescription : nil
+        try await HTTPClient.withHTTPClient { httpClient in
+            let group = try await buildServiceGroup(
+                configuration: configuration, httpClient: httpClient, logger: logger
+            ) { listener, port in
+                logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])
+                if let banner, listener == .webhook {
+                    FileHandle.standardOutput.write(Data((DevExample.banner(port: port, associations: banner) + "\n").utf8))
+                }
             }
-        } else {
-            do {
-                certificates = try CertificateStore(
-                    certificatePath: tlsCert, keyPath: tlsKey, pollInterval: configuration.certificateReloadInterval,
-                    logger: logger)
-            } catch {
-                throw StartupError("\(error) (use --dev for an in-memory development certificate)")
-            }
+            try await group.run()
         }
-        let metrics = WebhookMetrics()
-        let source: any AssociationSource
-        var httpClient: HTTPClient?
+    }
+
+    /// The flags, checked, as the configuration `buildServiceGroup` runs.
+    func configuration(environment: [String: String]) throws -> ServeConfiguration {
+        var configuration = ServeConfiguration()
+        configuration.environment = environment
+        configuration.server.host = host
+        configuration.server.port = port
+        configuration.server.metricsPort = metricsPort
+        configuration.server.tlsMinimumVersion = try tlsVersion()
+        configuration.server.certificateReloadInterval = try parseDuration(
+            tlsReloadInterval, flag: "tls-reload-interval")
+        configuration.server.associationsReloadInterval = try parseDuration(
+            associationsReloadInterval, flag: "associations-reload-interval")
+        configuration.server.readTimeout = try parseDuration(readTimeout, flag: "read-timeout")
+        configuration.server.idleTimeout = try parseDuration(idleTimeout, flag: "idle-timeout")
+        configuration.server.debuggingHandlers = enableDebuggingHandlers
+        configuration.certificates = dev ? .development : .files(certificate: tlsCert, key: tlsKey)
+
+        let refs = try associationOptions.refs()
         if let cluster = eksOptions.clusterName {
-            guard associationOptions.associationsFile == nil && associationOptions.associations.isEmpty else {
+            guard associationOptions.associationsFile == nil && refs.isEmpty else {
                 throw ValidationError(
                     "--cluster-name and --associations-file/--association are two association sources; choose one")
             }
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            httpClient = http
-            do {
-                let (eksSource, defaults) = try await makeEKSSource(
-                    cluster: cluster, httpClient: http, metrics: metrics, logger: logger)
-                source = eksSource
-                configuration.mutation = try mutationOptions.settings(eks: defaults)
-            } catch {
-                try? await http.shutdown()
-                throw error
-            }
+            configuration.associations = .eks(
+                .init(
+                    region: try eksOptions.resolvedRegion(environment: environment),
+                    endpoint: try eksOptions.endpointURL(), source: try eksOptions.configuration(cluster: cluster)))
         } else if let path = associationOptions.associationsFile {
-            do {
-                source = try FileAssociationSource(
-                    path: path, extra: refs, pollInterval: configuration.associationsReloadInterval, logger: logger)
-            } catch {
-                throw StartupError(error.description)
-            }
+            configuration.associations = .file(path: path, extra: refs)
+        } else if refs.isEmpty && dev {
+            configuration.associations = .fixed([ServiceAccountRef(namespace: "default", name: "demo")])
         } else {
-            if refs.isEmpty {
-                logger.warning(
-                    "no associations configured (--association, --associations-file): no pod will be mutated")
-            }
-            source = StaticAssociationSource(refs)
+            configuration.associations = .fixed(refs)
         }
-        if eksOptions.clusterName == nil {
-            configuration.mutation = try mutationOptions.settings()
-        }
-
-        let server = WebhookServer(
-            configuration: configuration, source: source, certificates: certificates, metrics: metrics, logger: logger)
-        let isDev = dev
-        let sourceName =
-            source.snapshot.source == "flags" ? refs.map(\.description).joined(separator: ", ") : source.snapshot.source
-        let group = try server.makeServiceGroup { listener, port in
-            logger.info("listening", metadata: ["listener": "\(listener)", "port": "\(port)"])
-            if isDev && listener == .webhook {
-                FileHandle.standardOutput.write(
-                    Data((DevExample.banner(port: port, associations: sourceName) + "\n").utf8))
-            }
-        }
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient?.shutdown()
-            throw error
-        }
-        try await httpClient?.shutdown()
-    }
-
-    /// EKS mode: checks the cluster with `DescribeCluster` before serving, so a wrong cluster,
-    /// region or credentials fail at start with a clear message instead of pods silently not
-    /// being mutated.
-    private func makeEKSSource(
-        cluster: String, httpClient: HTTPClient, metrics: WebhookMetrics, logger: Logger
-    ) async throws -> (EKSAssociationSource, MutationOptions.EKSDefaults) {
-        let environment = ProcessInfo.processInfo.environment
-        let region = try eksOptions.resolvedRegion(environment: environment)
-        let eksMetrics = EKSMetrics(factory: metrics.metricsFactory)
-        let credentials = CredentialChain.standard(environment: environment, httpClient: httpClient, logger: logger)
-        let client: EKSClient
-        do {
-            client = try EKSClient(
-                region: region, endpoint: try eksOptions.endpointURL(), httpClient: httpClient,
-                credentials: credentials,
-                logger: logger, onRequest: { eksMetrics.recordRequest(operation: $0, status: $1) })
-        } catch let error as EKSError {
-            throw ValidationError(error.message)
-        }
-        let description: ClusterDescription
-        do {
-            description = try await client.describeCluster(cluster)
-        } catch {
-            throw StartupError(
-                "cannot describe EKS cluster \"\(cluster)\" in \(region): \(error). Check --cluster-name, --region and "
-                    + "the webhook's AWS credentials (it needs eks:DescribeCluster and eks:ListPodIdentityAssociations)."
-            )
-        }
-        let ipv6 = description.ipFamily?.lowercased() == "ipv6"
-        logger.info(
-            "EKS mode",
-            metadata: [
-                "eks.cluster": "\(cluster)", "aws.region": "\(region)",
-                "eks.ip_family": "\(description.ipFamily ?? "ipv4")",
-            ])
-        let source = EKSAssociationSource(
-            client: client, configuration: try eksOptions.configuration(cluster: cluster), metrics: eksMetrics,
-            logger: logger)
-        return (source, MutationOptions.EKSDefaults(region: region, ipv6: ipv6))
+        let mutationOptions = self.mutationOptions
+        // Checked now, so a bad mutation flag is a usage error before anything starts.
+        _ = try mutationOptions.settings()
+        configuration.mutation = { try mutationOptions.settings(eks: $0) }
+        return configuration
     }
 
     private func tlsVersion() throws -> TLSVersion {
@@ -213,10 +138,4 @@ func parseDuration(_ text: String, flag: String) throws -> Duration {
         return .milliseconds(Int64((value * 1000).rounded()))
     }
     throw ValidationError("--\(flag) must be a duration such as 500ms, 10s or 2m, got \"\(text)\"")
-}
-
-/// A failure to start that is not a usage mistake: printed as `Error: …` without the usage text.
-struct StartupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

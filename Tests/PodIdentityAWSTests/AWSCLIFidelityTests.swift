@@ -1,5 +1,6 @@
 import Foundation
 import PodIdentityAWS
+import PodIdentityAWSTestSupport
 import PodIdentityCore
 import PodIdentityTestSupport
 import Testing

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import PodIdentityAWS
+import PodIdentityAWSTestSupport
 import PodIdentityCore
 import Synchronization
 import Testing

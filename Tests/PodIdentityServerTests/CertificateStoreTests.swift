@@ -1,6 +1,8 @@
 import Foundation
 import NIOSSL
 import PodIdentityServer
+import PodIdentitySources
+import PodIdentityTestSupport
 import Testing
 
 @Suite("CertificateStore")

@@ -7,6 +7,8 @@ import NIOHTTP1
 import NIOSSL
 import PodIdentityCore
 import PodIdentityServer
+import PodIdentitySources
+import PodIdentityTestSupport
 import Synchronization
 import Testing
 

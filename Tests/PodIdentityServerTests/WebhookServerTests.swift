@@ -6,6 +6,8 @@ import NIOHTTP1
 import NIOSSL
 import PodIdentityCore
 import PodIdentityServer
+import PodIdentitySources
+import PodIdentityTestSupport
 import ServiceLifecycle
 import Testing
 

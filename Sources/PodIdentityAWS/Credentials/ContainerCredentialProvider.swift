@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
+import PodIdentitySources
 
 /// Credentials from a container credentials endpoint: the ECS agent, or the EKS Pod Identity
 /// agent (which is how a pod that this webhook mutated gets its credentials, and how the
@@ -54,9 +55,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
         return try CredentialJSON.decode(answer.body, source: "container credentials endpoint \(url)")
     }
 
-    private func value(_ name: String) -> String? {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    private func value(_ name: String) -> String? { environment.nonBlankValue(name) }
 
     /// The URL to ask, by the SDKs' rules.
     func endpoint() throws -> String {
@@ -119,58 +118,12 @@ public struct ContainerCredentialProvider: CredentialProvider {
     /// Loopback (127.0.0.0/8, `localhost`, `::1`) and the ECS/EKS agent addresses
     /// (169.254.170.2, 169.254.170.23, fd00:ec2::23); brackets around IPv6 are accepted.
     static func isAllowedPlainHTTPHost(_ host: String) -> Bool {
+        if HostAddress.isLoopback(host) { return true }
         var host = host.lowercased()
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host == "localhost" { return true }
-        if let address = parseIPv4(host) {
-            return address[0] == 127 || address == [169, 254, 170, 2] || address == [169, 254, 170, 23]
+        if let address = HostAddress.parseIPv4(host) {
+            return address == [169, 254, 170, 2] || address == [169, 254, 170, 23]
         }
-        if let address = parseIPv6(host) {
-            return address == [0, 0, 0, 0, 0, 0, 0, 1] || address == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x23]
-        }
-        return false
-    }
-
-    /// Dotted-quad IPv4, four decimal octets without leading zeros (which some resolvers read as octal).
-    static func parseIPv4(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var octets: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                part == "0" || !part.hasPrefix("0"), let value = UInt8(part)
-            else { return nil }
-            octets.append(value)
-        }
-        return octets
-    }
-
-    /// IPv6 in hex groups with at most one `::`; no zone, no embedded IPv4.
-    static func parseIPv6(_ text: String) -> [UInt16]? {
-        guard !text.isEmpty, !text.contains("%"), !text.contains(".") else { return nil }
-        func groups(_ part: Substring) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var result: [UInt16] = []
-            for group in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard (1...4).contains(group.count), group.allSatisfy(\.isHexDigit),
-                    let value = UInt16(group, radix: 16)
-                else { return nil }
-                result.append(value)
-            }
-            return result
-        }
-        let halves = text.components(separatedBy: "::")
-        switch halves.count {
-        case 1:
-            guard let all = groups(Substring(text)), all.count == 8 else { return nil }
-            return all
-        case 2:
-            guard let head = groups(Substring(halves[0])), let tail = groups(Substring(halves[1])),
-                head.count + tail.count <= 7
-            else { return nil }
-            return head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        default:
-            return nil
-        }
+        return HostAddress.parseIPv6(host) == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x23]
     }
 }

@@ -4,7 +4,9 @@ import Logging
 /// The SDKs' default chain: the first provider that applies supplies the credentials.
 ///
 /// Temporary credentials are cached and refreshed `refreshMargin` (5 minutes) before they
-/// expire, by one refresh at a time however many requests need them. Credentials are never
+/// expire, by one refresh at a time however many requests need them. A refresh that fails
+/// while the cached credentials have not expired yet keeps them and is retried on the next
+/// call. Credentials are never
 /// logged; only which provider supplied them.
 public actor CredentialChain: CredentialProvider {
     public nonisolated let name = "chain"
@@ -27,18 +29,39 @@ public actor CredentialChain: CredentialProvider {
 
     public func credentials() async throws -> AWSCredentials {
         if let cached, !needsRefresh(cached) { return cached }
-        if let refresh { return try await refresh.value }
-        let task = Task { try await self.resolve() }
-        refresh = task
-        defer { refresh = nil }
-        let credentials = try await task.value
+        let credentials: AWSCredentials
+        do {
+            if let refresh {
+                credentials = try await refresh.value
+            } else {
+                let task = Task { try await self.resolve() }
+                refresh = task
+                defer { refresh = nil }
+                credentials = try await task.value
+            }
+        } catch {
+            // Inside the refresh window the cached credentials are still valid for minutes:
+            // keep serving them (the next call retries the refresh); fail only once they expire.
+            if let cached, !isExpired(cached) {
+                logger.warning(
+                    "refreshing AWS credentials failed; using the cached ones until they expire",
+                    metadata: ["error": "\(error)"])
+                return cached
+            }
+            throw error
+        }
         cached = credentials
         return credentials
     }
 
     /// Drops the cached credentials, e.g. after AWS answered that they expired.
-    public func invalidate() {
+    public func invalidate() async {
         cached = nil
+    }
+
+    private func isExpired(_ credentials: AWSCredentials) -> Bool {
+        guard let expiration = credentials.expiration else { return false }
+        return expiration <= now()
     }
 
     private func needsRefresh(_ credentials: AWSCredentials) -> Bool {

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
 import Foundation
+import PodIdentityCore
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-import PodIdentityServer
+import PodIdentitySources
 
 /// The credentials JSON that the container credentials endpoint (ECS agent, EKS Pod Identity
 /// agent) and the EC2 instance metadata service answer:
@@ -136,37 +137,15 @@ enum CredentialJSON {
         }
         guard index == bytes.count else { return nil }
 
-        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+        guard (1...12).contains(month), day >= 1,
+            day <= CivilDate.daysInMonth(year: Int64(year), month: Int64(month)),
             hour <= 23, minute <= 59, second <= 60
         else { return nil }
         // A leap second is read as the last second of the minute.
         let clampedSecond = min(second, 59)
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = Int(CivilDate(year: Int64(year), month: Int64(month), day: Int64(day)).daysSinceEpoch)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + clampedSecond - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
-    }
-
-    private static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2:
-            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-            return leap ? 29 : 28
-        case 4, 6, 9, 11:
-            return 30
-        default:
-            return 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let shiftedMonth = (month + 9) % 12  // March is 0
-        let dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -7,6 +7,13 @@ public protocol CredentialProvider: Sendable {
     /// The credentials, or `CredentialProviderError.notConfigured` when this source does not
     /// apply here (so the chain moves on), or another error when it applies but fails.
     func credentials() async throws -> AWSCredentials
+    /// Forgets any cached credentials, e.g. after AWS answered that they expired. Providers
+    /// that cache nothing need not implement it.
+    func invalidate() async
+}
+
+extension CredentialProvider {
+    public func invalidate() async {}
 }
 
 public struct CredentialProviderError: Error, CustomStringConvertible, Equatable {

@@ -36,9 +36,7 @@ public struct IMDSCredentialProvider: CredentialProvider {
         self.timeout = timeout
     }
 
-    private func value(_ name: String) -> String? {
-        environment[name].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
+    private func value(_ name: String) -> String? { environment.nonBlankValue(name) }
 
     /// The endpoint without a trailing slash.
     func endpointBase() throws -> String {

@@ -32,18 +32,13 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
     /// `https://sts.amazonaws.com` without a region.
     public static func defaultEndpoint(region: String?) throws -> URL {
         guard let region, !region.isEmpty else { return URL(string: "https://sts.amazonaws.com")! }
-        guard region.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }),
-            let url = URL(
-                string: "https://sts.\(region).\(region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com")")
-        else {
+        guard let url = AWSEndpoint.regional(service: "sts", region: region) else {
             throw CredentialProviderError.failed("\"\(region)\" is not an AWS region")
         }
         return url
     }
 
-    private func value(_ name: String) -> String? {
-        environment[name].flatMap { $0.isEmpty ? nil : $0 }
-    }
+    private func value(_ name: String) -> String? { environment.nonBlankValue(name) }
 
     public func credentials() async throws -> AWSCredentials {
         let tokenFileSetting = value("AWS_WEB_IDENTITY_TOKEN_FILE"), roleArnSetting = value("AWS_ROLE_ARN")

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PodIdentityCore
-import PodIdentityServer
+import PodIdentitySources
 import ServiceLifecycle
 import Synchronization
 
@@ -46,39 +46,49 @@ public final class EKSAssociationSource: AssociationSource {
     private let configuration: Configuration
     private let logger: Logger
     private let clock: @Sendable () -> ContinuousClock.Instant
+    private let random: @Sendable () -> Double
     private let metrics: EKSMetrics?
     private let state: Mutex<State>
 
     private struct State {
-        var snapshot: AssociationSnapshot
-        var ready = false
-        var status = SyncStatus()
-        var negative: [ServiceAccountRef: ContinuousClock.Instant] = [:]
-        var inFlight: [ServiceAccountRef: Task<Bool, Never>] = [:]
-        var addedByLookup: [ServiceAccountRef: ContinuousClock.Instant] = [:]
-        var tokens: Double
-        var tokensAt: ContinuousClock.Instant
+        var machine: EKSSourceStateMachine
+        /// Reviews waiting for the lookup another review leads, by pair.
+        var waiters: [ServiceAccountRef: [CheckedContinuation<MissStep, Never>]] = [:]
     }
 
+    /// What a review that missed does next: take the answer, or lead the lookup.
+    private enum MissStep: Sendable {
+        case answer(MissLookupResult)
+        case lead
+    }
+
+    /// - Parameters:
+    ///   - clock: now, for the negative cache, the token bucket and durations.
+    ///   - random: a fraction in [0, 1] for the sync jitter.
     public init(
         client: any EKSAPI, configuration: Configuration, metrics: EKSMetrics? = nil, logger: Logger,
-        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
     ) {
         self.client = client
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
+        self.random = random
         state = Mutex(
             State(
-                snapshot: AssociationSnapshot(
-                    [], source: "eks:\(configuration.cluster)", createdAt: Date(timeIntervalSince1970: 0)),
-                tokens: configuration.missLookupBurst, tokensAt: clock()))
+                machine: EKSSourceStateMachine(
+                    configuration: .init(
+                        cluster: configuration.cluster, syncInterval: configuration.syncInterval,
+                        syncJitter: configuration.syncJitter, negativeTTL: configuration.missLookupNegativeTTL,
+                        rate: configuration.missLookupRate, burst: configuration.missLookupBurst),
+                    now: clock())))
     }
 
-    public var snapshot: AssociationSnapshot { state.withLock { $0.snapshot } }
-    public var isReady: Bool { state.withLock { $0.ready } }
-    public var syncStatus: SyncStatus { state.withLock { $0.status } }
+    public var snapshot: AssociationSnapshot { state.withLock { $0.machine.snapshot } }
+    public var isReady: Bool { state.withLock { $0.machine.ready } }
+    public var syncStatus: SyncStatus { state.withLock { $0.machine.status } }
 
     public var debugStatus: [String: String] {
         let status = syncStatus
@@ -89,16 +99,12 @@ public final class EKSAssociationSource: AssociationSource {
         return result
     }
 
+    /// Syncs, then waits the interval the state machine gives (jittered; backing off before
+    /// the first success), until graceful shutdown.
     public func run() async throws {
-        var failures = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let succeeded = await syncOnce()
-            failures = succeeded ? 0 : failures + 1
-            // Until the first success, retry sooner than the interval so the webhook gets ready.
-            let wait =
-                isReady
-                ? jittered(configuration.syncInterval)
-                : min(configuration.syncInterval, .seconds(1 << min(failures, 5)))
+            await syncOnce()
+            let wait = state.withLock { $0.machine.nextSyncDelay(random: random()) }
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             } catch {
@@ -113,33 +119,23 @@ public final class EKSAssociationSource: AssociationSource {
         let started = clock(), startedAt = Date()
         do {
             let associations = try await client.listAllPodIdentityAssociations(cluster: configuration.cluster)
-            let elapsed = clock() - started
-            let count = state.withLock { state in
-                // Keep what miss lookups found while this listing was running.
-                state.addedByLookup = state.addedByLookup.filter { $0.value > started }
-                let refs = associations.map(\.ref) + state.addedByLookup.keys
-                state.snapshot = AssociationSnapshot(refs, source: "eks:\(configuration.cluster)", createdAt: startedAt)
-                state.ready = true
-                state.status = SyncStatus(lastSuccess: Date(), lastError: nil, lastDuration: elapsed)
-                // A full listing is fresher than any negative answer from before it.
-                state.negative = state.negative.filter { $0.value > started }
-                return state.snapshot.count
+            let now = clock()
+            let count = state.withLock {
+                $0.machine.syncSucceeded(
+                    associations.map(\.ref), started: started, now: now, date: startedAt, finished: Date())
             }
-            metrics?.recordSync(duration: elapsed, associations: count)
+            metrics?.recordSync(duration: now - started, associations: count)
             logger.info(
                 "synced Pod Identity Associations",
                 metadata: [
                     "eks.cluster": "\(configuration.cluster)", "associations.count": "\(count)",
-                    "duration_ms": "\(elapsed.milliseconds)",
+                    "duration_ms": "\((now - started).milliseconds)",
                 ])
             return true
         } catch {
-            let elapsed = clock() - started
-            let reason = (error as? EKSError)?.type ?? "\(type(of: error))"
-            state.withLock {
-                $0.status.lastError = "\(error)"; $0.status.lastDuration = elapsed
-            }
-            metrics?.recordSyncError(reason: reason)
+            let now = clock()
+            state.withLock { $0.machine.syncFailed("\(error)", started: started, now: now) }
+            metrics?.recordSyncError(reason: (error as? EKSError)?.type ?? "\(type(of: error))")
             logger.error(
                 "sync of Pod Identity Associations failed, keeping the previous associations",
                 metadata: ["eks.cluster": "\(configuration.cluster)", "error": "\(error)"])
@@ -148,110 +144,79 @@ public final class EKSAssociationSource: AssociationSource {
     }
 
     public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
-        if state.withLock({ $0.snapshot.contains(ref) }) { return true }
+        if state.withLock({ $0.machine.snapshot.contains(ref) }) { return true }
         guard configuration.missLookupTimeout > .zero else { return false }
         let result = await missLookup(ref)
         metrics?.recordMissLookup(result.rawValue)
         return result == .found
     }
 
+    /// One targeted lookup per pair at a time: the first review that misses leads it (bounded
+    /// by the timeout, in a task group of its own, so nothing outlives the review); the
+    /// reviews that miss meanwhile wait for its answer, which comes within the same bound.
     private func missLookup(_ ref: ServiceAccountRef) async -> MissLookupResult {
         let now = clock()
-        enum Plan { case answer(MissLookupResult), wait(Task<Bool, Never>) }
-        let plan: Plan = state.withLock { state in
-            if let until = state.negative[ref] {
-                if until > now { return .answer(.negativeCached) }
-                state.negative[ref] = nil
+        let step = await withCheckedContinuation { (continuation: CheckedContinuation<MissStep, Never>) in
+            let action = state.withLock { state in
+                let action = state.machine.miss(ref, now: now)
+                if action == .wait { state.waiters[ref, default: []].append(continuation) }
+                return action
             }
-            if let task = state.inFlight[ref] { return .wait(task) }
-            // Token bucket: refill, then take one.
-            let refill = (now - state.tokensAt).seconds * configuration.missLookupRate
-            state.tokens = min(configuration.missLookupBurst, state.tokens + refill)
-            state.tokensAt = now
-            guard state.tokens >= 1 else { return .answer(.rateLimited) }
-            state.tokens -= 1
-            let task = Task { await self.lookUp(ref) }
-            state.inFlight[ref] = task
-            return .wait(task)
+            switch action {
+            case .answer(let result): continuation.resume(returning: .answer(result))
+            case .lookUp: continuation.resume(returning: .lead)
+            case .wait: break  // resumed by the leader
+            }
         }
-        switch plan {
-        case .answer(let result):
-            return result
-        case .wait(let task):
-            let found = await Self.value(of: task, within: configuration.missLookupTimeout)
-            guard let found else { return .timeout }
-            if found { return .found }
-            return state.withLock { $0.negative[ref] != nil } ? .notFound : .failed
+        guard case .lead = step else {
+            if case .answer(let result) = step { return result }
+            return .failed
         }
+        let timeout = configuration.missLookupTimeout
+        let outcome = await withTaskGroup(of: EKSSourceStateMachine.LookupOutcome.self) { group in
+            group.addTask { await self.lookUp(ref) }
+            group.addTask {
+                try? await cancellableSleep(for: timeout)
+                return .timeout
+            }
+            let first = await group.next() ?? .timeout
+            group.cancelAll()
+            return first
+        }
+        let finished = clock()
+        let (result, waiters) = state.withLock { state in
+            (state.machine.lookupFinished(ref, outcome, now: finished), state.waiters.removeValue(forKey: ref) ?? [])
+        }
+        for waiter in waiters { waiter.resume(returning: .answer(result)) }
+        switch result {
+        case .found:
+            logger.info(
+                "association found by miss lookup",
+                metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
+        case .timeout, .failed:
+            logger.warning(
+                "miss lookup \(result == .timeout ? "timed out" : "failed"); pod treated as not associated",
+                metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
+        default: break
+        }
+        return result
     }
 
-    /// Asks EKS about one pair; installs a positive answer in the snapshot, remembers a
-    /// negative one. A failure is neither (the next miss asks again).
-    private func lookUp(_ ref: ServiceAccountRef) async -> Bool {
-        defer { _ = state.withLock { $0.inFlight.removeValue(forKey: ref) } }
+    /// Asks EKS about one pair.
+    private func lookUp(_ ref: ServiceAccountRef) async -> EKSSourceStateMachine.LookupOutcome {
         do {
             let page = try await client.listPodIdentityAssociations(
                 cluster: configuration.cluster, namespace: ref.namespace, serviceAccount: ref.name, nextToken: nil,
                 maxResults: 100)
-            let found = page.associations.contains { $0.ref == ref }
-            let now = clock()
-            state.withLock { state in
-                if found {
-                    state.snapshot = AssociationSnapshot(
-                        state.snapshot.serviceAccounts.union([ref]), source: state.snapshot.source,
-                        createdAt: state.snapshot.createdAt)
-                    state.addedByLookup[ref] = now
-                } else {
-                    state.negative[ref] = now + configuration.missLookupNegativeTTL
-                }
-            }
-            if found {
-                logger.info(
-                    "association found by miss lookup",
-                    metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
-            }
-            return found
+            return page.associations.contains { $0.ref == ref } ? .found : .notFound
+        } catch is CancellationError {
+            return .timeout
         } catch {
-            logger.warning(
-                "miss lookup failed; pod treated as not associated",
-                metadata: [
-                    "k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)",
-                ])
-            return false
-        }
-    }
-
-    /// The task's value, or nil if it takes longer than `timeout`; returns at the timeout even
-    /// though the task goes on (its answer still fills the cache for the next review).
-    private static func value(of task: Task<Bool, Never>, within timeout: Duration) async -> Bool? {
-        let once = ResumeOnce()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool?, Never>) in
-            let timer = Task {
-                try? await cancellableSleep(for: timeout)
-                if once.claim() { continuation.resume(returning: nil) }
-            }
-            Task {
-                let value = await task.value
-                timer.cancel()
-                if once.claim() { continuation.resume(returning: value) }
-            }
-        }
-    }
-
-    private func jittered(_ interval: Duration) -> Duration {
-        let factor = 1 + Double.random(in: -configuration.syncJitter...configuration.syncJitter)
-        return .milliseconds(Int64(interval.seconds * factor * 1000))
-    }
-}
-
-/// Lets exactly one of several racers resume a continuation.
-private final class ResumeOnce: Sendable {
-    private let claimed = Mutex(false)
-
-    func claim() -> Bool {
-        claimed.withLock { claimed in
-            defer { claimed = true }
-            return !claimed
+            if Task.isCancelled { return .timeout }
+            logger.debug(
+                "miss lookup request failed",
+                metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)"])
+            return .failed
         }
     }
 }

@@ -1,10 +1,11 @@
 import AsyncHTTPClient
 import Foundation
+import PodIdentityCore
 import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-import PodIdentityServer
+import PodIdentitySources
 
 /// The two EKS operations the webhook needs; a protocol so the poller is tested against fakes.
 public protocol EKSAPI: Sendable {
@@ -59,7 +60,7 @@ public struct EKSClient: EKSAPI {
     ) throws {
         self.region = region
         let url = try endpoint ?? Self.defaultEndpoint(region: region)
-        guard url.scheme == "https" || (url.scheme == "http" && Self.isLoopback(url.host ?? "")) else {
+        guard url.scheme == "https" || (url.scheme == "http" && HostAddress.isLoopback(url.host ?? "")) else {
             throw EKSError(
                 type: "InvalidEndpoint", message: "--eks-endpoint must be https (plain http only to loopback): \(url)",
                 status: 0)
@@ -74,15 +75,10 @@ public struct EKSClient: EKSAPI {
     }
 
     public static func defaultEndpoint(region: String) throws -> URL {
-        guard !region.isEmpty, region.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+        guard let url = AWSEndpoint.regional(service: "eks", region: region) else {
             throw EKSError(type: "InvalidRegion", message: "\"\(region)\" is not an AWS region", status: 0)
         }
-        let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
-        return URL(string: "https://eks.\(region).\(suffix)")!
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+        return url
     }
 
     public func listPodIdentityAssociations(
@@ -174,10 +170,8 @@ public struct EKSClient: EKSAPI {
             var error = EKSError.from(
                 status: status, errorTypeHeader: response.headers.first(name: "x-amzn-ErrorType"), body: data)
             error.retryAfter = RetryPolicy.retryAfter(response.headers.first(name: "Retry-After"))
-            if error.type == "ExpiredTokenException" || error.type == "InvalidSignatureException",
-                let chain = self.credentials as? CredentialChain
-            {
-                await chain.invalidate()
+            if error.type == "ExpiredTokenException" || error.type == "InvalidSignatureException" {
+                await self.credentials.invalidate()
             }
             throw error
         }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
-import PodIdentityServer
+import PodIdentityCore
+import PodIdentitySources
 
 /// The EKS source's metrics, made from an injected swift-metrics factory.
 public final class EKSMetrics: Sendable {

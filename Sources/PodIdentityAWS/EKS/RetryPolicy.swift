@@ -1,5 +1,6 @@
 import Foundation
-import PodIdentityServer
+import PodIdentityCore
+import PodIdentitySources
 
 /// Exponential backoff with full jitter, honouring `Retry-After`.
 ///
@@ -15,14 +16,13 @@ public struct RetryPolicy: Sendable {
 
     public init() {}
 
-    /// The wait before retry number `attempt` (1 for the first retry).
+    /// The wait before retry number `attempt` (1 for the first retry): the server's
+    /// `Retry-After` when it sent one, else `Backoff`'s full jitter.
     public func delay(
         attempt: Int, retryAfter: Duration?, random: (ClosedRange<Double>) -> Double = { Double.random(in: $0) }
     ) -> Duration {
         if let retryAfter { return min(retryAfter, maxRetryAfter) }
-        let ceiling = min(cap, base * (1 << min(attempt, 20)))
-        let seconds = ceiling.seconds
-        return .milliseconds(Int64((random(0...seconds) * 1000).rounded()))
+        return Backoff(base: base, cap: cap).delay(attempt: attempt, random: random)
     }
 
     /// Parses `Retry-After` in seconds (the HTTP-date form is not used by AWS).

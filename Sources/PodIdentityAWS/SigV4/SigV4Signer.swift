@@ -253,9 +253,8 @@ public struct SigV4Signer: Sendable {
 
     /// Formats `date` as SigV4's `X-Amz-Date`, `yyyyMMdd'T'HHmmss'Z'` in UTC (e.g. `20150830T123600Z`).
     ///
-    /// Computed with plain integer arithmetic on the proleptic Gregorian calendar rather than a
-    /// `DateFormatter`, so it does not depend on locale, time zone settings or shared mutable
-    /// formatter state. Fractions of a second are dropped; dates outside years 1–9999 are clamped.
+    /// Computed with `CivilDate` rather than a `DateFormatter`, so it does not depend on locale,
+    /// time zone settings or shared mutable formatter state. Fractions of a second are dropped; dates outside years 1–9999 are clamped.
     public static func amzDate(for date: Date) -> String {
         let interval = date.timeIntervalSince1970
         let clamped = interval.isFinite ? min(max(interval.rounded(.down), -62_135_596_800), 253_402_300_799) : 0
@@ -266,17 +265,8 @@ public struct SigV4Signer: Sendable {
             secondOfDay += 86_400
             days -= 1
         }
-        // Days since 1970-01-01 to year/month/day, counting in 400-year eras that start on March 1
-        // so that the leap day is the last day of the (shifted) year.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(daysSinceEpoch: days)
+        let (year, month, day) = (date.year, date.month, date.day)
 
         func padded(_ value: Int64, _ width: Int) -> String {
             let digits = String(value)

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOFoundationEssentialsCompat
 import PodIdentityCore
+import PodIdentitySources
 
 /// `POST /mutate`: one AdmissionReview in, one out.
 ///

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOSSL
+import PodIdentitySources
 import ServiceLifecycle
 import SwiftASN1
 import Synchronization
@@ -22,29 +23,33 @@ public final class CertificateStore: Service {
     }
 
     private let paths: (certificate: String, key: String)?
-    private let pollInterval: Duration
+    private let watcher: FileWatcher?
     private let logger: Logger
-    private let state: Mutex<(pair: Pair, content: Data, problem: String?)>
+    private let state: Mutex<Pair>
 
     /// Loads `--tls-cert` and `--tls-key`; fails with a clear message when they are unusable.
     public init(certificatePath: String, keyPath: String, pollInterval: Duration = .seconds(5), logger: Logger) throws {
         paths = (certificatePath, keyPath)
-        self.pollInterval = pollInterval
         self.logger = logger
         let (pair, content) = try Self.load(certificatePath: certificatePath, keyPath: keyPath)
-        state = Mutex((pair, content, nil))
+        state = Mutex(pair)
+        let watcher = FileWatcher(
+            paths: [certificatePath, keyPath], interval: pollInterval, logger: logger,
+            problemMessage: "serving certificate on disk is unusable, keeping the current one",
+            metadata: ["tls.cert": "\(certificatePath)"])
+        watcher.loaded(content)
+        self.watcher = watcher
     }
 
     /// A fixed pair held in memory (`serve --dev`).
     public init(certificatePEM: String, keyPEM: String, logger: Logger) throws {
         paths = nil
-        pollInterval = .seconds(3600)
+        watcher = nil
         self.logger = logger
-        let pair = try Self.parse(certificatePEM: certificatePEM, keyPEM: keyPEM)
-        state = Mutex((pair, Data(), nil))
+        state = Mutex(try Self.parse(certificatePEM: certificatePEM, keyPEM: keyPEM))
     }
 
-    public var current: Pair { state.withLock { $0.pair } }
+    public var current: Pair { state.withLock { $0 } }
 
     /// The server TLS configuration: TLS 1.2 or newer, the current pair on every handshake.
     public func tlsConfiguration(minimumVersion: TLSVersion = .tlsv12) -> TLSConfiguration {
@@ -64,53 +69,30 @@ public final class CertificateStore: Service {
     }
 
     public func run() async throws {
-        guard paths != nil else {
+        guard let watcher else {
             try? await gracefulShutdown()
             return
         }
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.pollInterval) }
-            } catch {
-                return
-            }
-            reloadIfChanged()
-        }
+        await watcher.run { [self] in try self.install($0) }
     }
 
     /// Re-reads the files and installs the pair if it changed and is valid.
     /// Returns true when a new pair was installed.
     @discardableResult
     public func reloadIfChanged() -> Bool {
-        guard let paths else { return false }
-        do {
-            let certificate = try Data(contentsOf: URL(fileURLWithPath: paths.certificate))
-            let key = try Data(contentsOf: URL(fileURLWithPath: paths.key))
-            if state.withLock({ $0.content == certificate + key }) { return false }
-            let pair = try Self.parse(
-                certificatePEM: String(decoding: certificate, as: UTF8.self),
-                keyPEM: String(decoding: key, as: UTF8.self))
-            state.withLock { $0 = (pair, certificate + key, nil) }
-            logger.info(
-                "loaded new serving certificate",
-                metadata: ["tls.cert": "\(paths.certificate)", "tls.not_after": "\(pair.notAfter)"])
-            return true
-        } catch {
-            let problem = "\(error)"
-            let isNew = state.withLock { state in
-                defer { state.problem = problem }
-                return state.problem != problem
-            }
-            if isNew {
-                logger.error(
-                    "serving certificate on disk is unusable, keeping the current one",
-                    metadata: ["tls.cert": "\(paths.certificate)", "error": "\(problem)"])
-            }
-            return false
-        }
+        watcher?.check { try install($0) } ?? false
     }
 
-    private static func load(certificatePath: String, keyPath: String) throws -> (Pair, Data) {
+    private func install(_ content: [Data]) throws {
+        let pair = try Self.parse(
+            certificatePEM: String(decoding: content[0], as: UTF8.self), keyPEM: String(decoding: content[1], as: UTF8.self))
+        state.withLock { $0 = pair }
+        logger.info(
+            "loaded new serving certificate",
+            metadata: ["tls.cert": "\(paths?.certificate ?? "")", "tls.not_after": "\(pair.notAfter)"])
+    }
+
+    private static func load(certificatePath: String, keyPath: String) throws -> (Pair, [Data]) {
         let certificate: Data, key: Data
         do {
             certificate = try Data(contentsOf: URL(fileURLWithPath: certificatePath))
@@ -124,7 +106,7 @@ public final class CertificateStore: Service {
         }
         let pair = try parse(
             certificatePEM: String(decoding: certificate, as: UTF8.self), keyPEM: String(decoding: key, as: UTF8.self))
-        return (pair, certificate + key)
+        return (pair, [certificate, key])
     }
 
     /// Parses a PEM chain and key, and checks that the key belongs to the leaf.

@@ -5,7 +5,10 @@ import NIOCore
 import NIOSSL
 import PodIdentityCore
 import PodIdentityServer
+import PodIdentitySources
 import PodIdentityTestSupport
+
+
 import ServiceLifecycle
 import Synchronization
 
@@ -44,7 +47,7 @@ struct TestServer {
         let group = try server.makeServiceGroup(gracefulShutdownSignals: []) { listener, port in
             continuation.yield((listener, port))
         }
-        return try await LoopbackServer.withRunning(group) {
+        return try await LoopbackServer.withRunning(group, onExit: { continuation.finish() }) {
             var webhookPort = 0, metricsPort = 0
             for await (listener, port) in ports {
                 switch listener {
@@ -53,6 +56,7 @@ struct TestServer {
                 }
                 if webhookPort != 0 && metricsPort != 0 { break }
             }
+            guard webhookPort != 0 && metricsPort != 0 else { throw ServerDidNotStart() }
             return try await body(
                 TestServer(webhookPort: webhookPort, metricsPort: metricsPort, server: server, logs: logs))
         }
@@ -79,80 +83,6 @@ enum TestCertificates {
         // Each test request on a new connection, so certificate rotation is observable.
         configuration.connectionPool = .init(idleTimeout: .milliseconds(1))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
-}
-
-/// Collects every log line the server writes, for assertions.
-final class LogCapture: Sendable {
-    struct Entry: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-        /// Everything in the entry, for "never logged" checks.
-        var text: String { "\(message) \(metadata)" }
-    }
-
-    private let entries = Mutex<[Entry]>([])
-
-    var all: [Entry] { entries.withLock { $0 } }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(capture: self) }
-    }
-
-    fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
-
-    private struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(
-                Entry(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
-        }
-    }
-}
-
-/// Review bodies for the tests.
-enum Reviews {
-    static func pod(
-        name: String = "web-1", serviceAccount: String = "app", secret: String = "s3cr3t-value", containers: Int = 1
-    ) -> JSONValue {
-        .object([
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": .object(["name": .string(name), "namespace": "default"]),
-            "spec": .object([
-                "serviceAccountName": .string(serviceAccount),
-                "containers": .array(
-                    (0..<containers).map { index in
-                        .object([
-                            "name": .string("c\(index)"), "image": "nginx",
-                            "env": .array([.object(["name": "DB_PASSWORD", "value": .string(secret)])]),
-                        ])
-                    }),
-            ]),
-        ])
-    }
-
-    static func body(
-        apiVersion: String = "admission.k8s.io/v1", uid: String = "uid-1", kind: String = "Pod",
-        operation: String = "CREATE", object: JSONValue = pod()
-    ) -> Data {
-        JSONValue.object([
-            "apiVersion": .string(apiVersion), "kind": "AdmissionReview",
-            "request": .object([
-                "uid": .string(uid), "kind": .object(["group": "", "version": "v1", "kind": .string(kind)]),
-                "resource": .object(["group": "", "version": "v1", "resource": "pods"]),
-                "namespace": "default", "operation": .string(operation), "object": object,
-            ]),
-        ]).jsonData
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 import PodIdentityCore
-import PodIdentityServer
+@testable import pod_identity_webhook
 import PodIdentityTestSupport
 import Testing
 

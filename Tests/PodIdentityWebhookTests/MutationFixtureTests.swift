@@ -1,6 +1,6 @@
 import Foundation
 import PodIdentityCore
-import PodIdentityServer
+@testable import pod_identity_webhook
 import Testing
 
 /// Every fixture under Fixtures/mutation is one case: its review goes through the same

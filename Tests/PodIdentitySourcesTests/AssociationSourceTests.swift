@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import PodIdentityCore
-import PodIdentityServer
+import PodIdentityFileSource
+import PodIdentitySources
+import PodIdentityTestSupport
 import Testing
 
 @Suite("Association sources")

@@ -3,8 +3,8 @@ import Foundation
 /// Updates a directory the way the kubelet updates a mounted ConfigMap or Secret: the new
 /// files go into a new hidden directory, then one rename swaps the `..data` symlink to it.
 /// Each visible file is a symlink through `..data`, so no file is ever written in place.
-enum KubeletVolume {
-    static func update(_ directory: URL, generation: Int, files: [String: String]) throws {
+public enum KubeletVolume {
+    public static func update(_ directory: URL, generation: Int, files: [String: String]) throws {
         let manager = FileManager.default
         let version = directory.appendingPathComponent("..2026_11_23_\(generation)")
         try manager.createDirectory(at: version, withIntermediateDirectories: true)

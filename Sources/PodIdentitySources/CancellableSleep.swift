@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import PodIdentityCore
 
 /// Sleeps on a NIO event-loop timer that is removed the moment the sleeping task is cancelled.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 import PodIdentityCore
-import PodIdentityServer
+@testable import pod_identity_webhook
 import Synchronization
 import Testing
 

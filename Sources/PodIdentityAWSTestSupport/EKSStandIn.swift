@@ -13,49 +13,49 @@ import Synchronization
 /// An in-process stand-in for the EKS API, speaking its wire format (botocore's EKS model:
 /// REST paths, query names, JSON shapes, `x-amzn-ErrorType` errors) and verifying SigV4.
 /// Faults are injected per request for the failure tests.
-final class EKSStandIn: Sendable {
-    static let accessKeyID = "AKIDSTANDIN0EXAMPLE"
-    static let secretAccessKey = "standin/secret/KEY+example0000000000000"
+public final class EKSStandIn: Sendable {
+    public static let accessKeyID = "AKIDSTANDIN0EXAMPLE"
+    public static let secretAccessKey = "standin/secret/KEY+example0000000000000"
 
-    enum Fault: Sendable {
+    public enum Fault: Sendable {
         case status(Int, type: String, message: String, retryAfter: String? = nil)
         case hang(Duration)
         case body(String)
     }
 
-    struct Request: Sendable {
-        var operation: String
-        var query: [String: String]
+    public struct Request: Sendable {
+        public var operation: String
+        public var query: [String: String]
     }
 
-    let region: String
-    let clusterName: String
-    let ipFamily: String
+    public let region: String
+    public let clusterName: String
+    public let ipFamily: String
     private let state = Mutex<State>(State())
     /// Decides, for each request in order, whether to answer with a fault.
     private let faults = Mutex<@Sendable (Request, Int) -> Fault?>({ _, _ in nil })
 
     private struct State {
         var associations: [PodIdentityAssociationSummary] = []
-        var requests: [Request] = []
+        public var requests: [Request] = []
         var nextID = 1
         var credentialsValidAfter: Date = .distantPast
     }
 
-    init(region: String = "us-west-2", clusterName: String = "test-cluster", ipFamily: String = "ipv4") {
+    public init(region: String = "us-west-2", clusterName: String = "test-cluster", ipFamily: String = "ipv4") {
         self.region = region
         self.clusterName = clusterName
         self.ipFamily = ipFamily
     }
 
-    var requests: [Request] { state.withLock { $0.requests } }
+    public var requests: [Request] { state.withLock { $0.requests } }
 
-    func setFaults(_ decide: @escaping @Sendable (Request, Int) -> Fault?) {
+    public func setFaults(_ decide: @escaping @Sendable (Request, Int) -> Fault?) {
         faults.withLock { $0 = decide }
     }
 
     @discardableResult
-    func add(namespace: String, serviceAccount: String) -> PodIdentityAssociationSummary {
+    public func add(namespace: String, serviceAccount: String) -> PodIdentityAssociationSummary {
         state.withLock { state in
             let id = String(format: "a-%016d", state.nextID)
             state.nextID += 1
@@ -68,7 +68,7 @@ final class EKSStandIn: Sendable {
         }
     }
 
-    func remove(namespace: String, serviceAccount: String) {
+    public func remove(namespace: String, serviceAccount: String) {
         state.withLock {
             $0.associations.removeAll { $0.namespace == namespace && $0.serviceAccount == serviceAccount }
         }
@@ -76,7 +76,7 @@ final class EKSStandIn: Sendable {
 
     // MARK: - HTTP
 
-    func router() -> Router<BasicRequestContext> {
+    public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/clusters/:name/pod-identity-associations") { request, context in
             try await self.answer(request, context, operation: "ListPodIdentityAssociations") { query in
@@ -291,7 +291,7 @@ final class EKSStandIn: Sendable {
         return formatter.date(from: text)
     }
 
-    static func parseQuery(_ query: String) -> [String: String] {
+    public static func parseQuery(_ query: String) -> [String: String] {
         var result: [String: String] = [:]
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -305,7 +305,7 @@ final class EKSStandIn: Sendable {
     }
 
     /// Runs the stand-in on a loopback port for the duration of `body`.
-    func serve<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
+    public func serve<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
         try await LoopbackServer.serve(router(), body)
     }
 }

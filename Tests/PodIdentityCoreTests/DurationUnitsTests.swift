@@ -1,4 +1,4 @@
-import PodIdentityServer
+@testable import PodIdentityCore
 import Testing
 
 @Suite("Duration units")
@@ -18,6 +18,6 @@ struct DurationUnitsTests {
         #expect(Duration.seconds(3).nanosecondsClamped == 3_000_000_000)
         #expect(Duration.seconds(Int64.max).nanosecondsClamped == .max)
         #expect(Duration.milliseconds(1_500).milliseconds == 1_500)
-        #expect(Duration.milliseconds(1_500).seconds == 1.5)
+        #expect(Duration.milliseconds(1_500).inSeconds == 1.5)
     }
 }

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import PodIdentityServer
+import PodIdentitySources
 import Testing
 
 @Suite("cancellableSleep")

@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
 import PodIdentityAWS
+import PodIdentityAWSTestSupport
 import PodIdentityCore
 import Testing
 
