@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sanity checks for Tests/PodIdentityCoreTests/Fixtures/mutation/*.yaml.
+"""Sanity checks for Tests/PodIdentityWebhookTests/Fixtures/mutation/*.yaml.
 
 This script does NOT implement the mutation rules and never computes an
 expected pod. It only:
@@ -33,7 +33,7 @@ import tempfile
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "Tests", "PodIdentityCoreTests", "Fixtures", "mutation")
+FIXTURES = os.path.join(HERE, "..", "Tests", "PodIdentityWebhookTests", "Fixtures", "mutation")
 K8S_VERSION = "1.37.0"
 TOP_KEYS = {"description", "settings", "random", "associations", "request", "unknownFields", "pod", "expect"}
 SETTING_KEYS = {

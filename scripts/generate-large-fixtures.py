@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generates the two large mutation fixtures that are impractical to write by hand:
 
-  Tests/PodIdentityCoreTests/Fixtures/mutation/45-thirty-containers.yaml
-  Tests/PodIdentityCoreTests/Fixtures/mutation/46-one-mib-pod.yaml
+  Tests/PodIdentityWebhookTests/Fixtures/mutation/45-thirty-containers.yaml
+  Tests/PodIdentityWebhookTests/Fixtures/mutation/46-one-mib-pod.yaml
 
 Both use plain containers that have no env and no volumeMounts, in a pod with no
 volumes, no labels and no annotations, so the expected pod is just the input pod
@@ -22,7 +22,7 @@ import json
 import os
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                   "Tests", "PodIdentityCoreTests", "Fixtures", "mutation")
+                   "Tests", "PodIdentityWebhookTests", "Fixtures", "mutation")
 
 REQUEST = {"namespace": "default", "operation": "CREATE", "kind": "Pod", "subResource": ""}
 

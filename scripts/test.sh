@@ -10,6 +10,17 @@ if ! command -v kubectl >/dev/null 2>&1; then
   exit 1
 fi
 
+# The tests run shellcheck on every shell script of the project.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "==> installing shellcheck (apt)"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q && apt-get install -y -q shellcheck
+  else
+    echo "error: shellcheck is required (the tests run it on every shell script): install it, e.g. apt-get install shellcheck" >&2
+    exit 1
+  fi
+fi
+
 # The venv holds kubernetes-validate (Kubernetes JSON schemas, offline), awscli (a real EKS
 # client), botocore (the reference SigV4 signer; newer awscli vendors its own) and
 # helm-python-sdk (Helm's Go SDK, to render and lint the chart offline). It goes first on PATH

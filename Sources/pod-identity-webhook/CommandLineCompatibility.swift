@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// Rewrites the command line so that existing manifests keep working, then lets
@@ -12,20 +13,43 @@ import Foundation
 enum CommandLineCompatibility {
     static let environmentPrefix = "POD_IDENTITY_WEBHOOK_"
 
-    /// Boolean flags of `serve`/`mutate` (ArgumentParser spells the false form `--no-NAME`).
-    static let booleanFlags: Set<String> = [
-        "sts-regional-endpoint", "token-expiration-jitter", "enable-debugging-handlers", "dev", "version",
-    ]
+    /// The flags of one subcommand, read from its ArgumentParser definition (the one place
+    /// where flags are declared), so the environment mapping and `--flag=true|false` can never
+    /// drift from what the command accepts.
+    struct Flags: Equatable {
+        /// Boolean flags with a `--no-` form (ArgumentParser's spelling of `--name=false`).
+        var booleans: Set<String> = []
+        /// Options taking a value.
+        var options: Set<String> = []
 
-    /// Options taking a value, which may come from the environment.
-    static let valueOptions: Set<String> = [
-        "port", "host", "metrics-port", "tls-cert", "tls-key", "tls-min-version", "tls-reload-interval",
-        "associations-file", "associations-reload-interval", "read-timeout", "idle-timeout",
-        "container-credentials-audience", "container-credentials-token-mount-path",
-        "container-credentials-token-volume-name", "container-credentials-token-path",
-        "container-credentials-full-uri", "token-expiration", "aws-default-region", "log-format", "log-level",
-        "cluster-name", "region", "eks-endpoint", "sync-interval", "miss-lookup-timeout", "miss-lookup-negative-ttl",
-        "miss-lookup-rate",
+        init(booleans: Set<String> = [], options: Set<String> = []) {
+            self.booleans = booleans
+            self.options = options
+        }
+
+        /// Reads `command._dumpHelp()`, ArgumentParser's machine-readable description.
+        init(of command: any ParsableArguments.Type) {
+            guard let data = command._dumpHelp().data(using: .utf8),
+                let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let info = root["command"] as? [String: Any], let arguments = info["arguments"] as? [[String: Any]]
+            else { return }
+            var flags: Set<String> = []
+            for argument in arguments {
+                let names = (argument["names"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "long" }
+                    .compactMap { $0["name"] as? String }
+                switch argument["kind"] as? String {
+                case "option": options.formUnion(names)
+                case "flag": flags.formUnion(names)
+                default: break
+                }
+            }
+            booleans = Set(flags.filter { flags.contains("no-" + $0) })
+        }
+    }
+
+    /// Each subcommand's flags.
+    static let flags: [String: Flags] = [
+        "serve": Flags(of: Serve.self), "mutate": Flags(of: Mutate.self), "version": Flags(of: Version.self),
     ]
 
     /// The reference's flags that have no effect here, and whether they take a value.
@@ -56,6 +80,7 @@ enum CommandLineCompatibility {
         } else {
             subcommand = "serve"
         }
+        let flags = Self.flags[subcommand] ?? Flags()
         var output: [String] = []
         var seen: Set<String> = []
         var index = 0
@@ -79,7 +104,7 @@ enum CommandLineCompatibility {
                 warnings.append("flag --\(name) of the reference webhook has no effect here and is ignored")
                 continue
             }
-            if booleanFlags.contains(name), let inlineValue {
+            if flags.booleans.contains(name), let inlineValue {
                 switch inlineValue.lowercased() {
                 case "true", "1", "t", "yes": output.append("--\(name)")
                 case "false", "0", "f", "no": output.append("--no-\(name)")
@@ -91,19 +116,21 @@ enum CommandLineCompatibility {
         }
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) where key.hasPrefix(environmentPrefix) {
             let name = key.dropFirst(environmentPrefix.count).lowercased().replacingOccurrences(of: "_", with: "-")
+            // Only the subcommand's own flags: `POD_IDENTITY_WEBHOOK_LOG_LEVEL` is for `serve`,
+            // and must not break `version` or `mutate`, which have no --log-level.
             guard !seen.contains(name) else { continue }
-            if booleanFlags.contains(name) {
+            if flags.booleans.contains(name) {
                 switch value.lowercased() {
                 case "true", "1", "t", "yes": output.append("--\(name)")
                 case "false", "0", "f", "no": output.append("--no-\(name)")
                 default: warnings.append("\(key)=\(value) is not a boolean; ignored")
                 }
-            } else if valueOptions.contains(name) {
-                output.append("--\(name)=\(value)")
-            } else if name == "association" {
+            } else if name == "association" && flags.options.contains(name) {
                 for pair in value.split(whereSeparator: { $0 == "," || $0 == " " }) {
                     output.append("--association=\(pair)")
                 }
+            } else if flags.options.contains(name) {
+                output.append("--\(name)=\(value)")
             }
         }
         return Result(arguments: [subcommand] + output, warnings: warnings)

@@ -7,7 +7,7 @@ import Testing
 
 /// The stand-in is only worth its tests if real AWS tooling accepts it: the real awscli
 /// (botocore's EKS model and signer) creates, lists and deletes associations through it.
-@Suite("The EKS stand-in speaks EKS as awscli does")
+@Suite("The EKS stand-in speaks EKS as awscli does", .timeLimit(.minutes(5)))
 struct AWSCLIFidelityTests {
     static func aws(_ arguments: [String], port: Int) async throws -> (status: Int32, stdout: String, stderr: String) {
         let aws = try #require(ChildProcess.which("aws"), "awscli is not installed")

@@ -8,7 +8,7 @@ import Testing
 ///
 /// Needs `python3` with botocore (`$PYTHON` picks another interpreter); without it the tests
 /// fail, saying so: a signer nobody cross-checked is not a passing signer.
-@Suite("SigV4 signer agrees with botocore")
+@Suite("SigV4 signer agrees with botocore", .timeLimit(.minutes(5)))
 struct BotocoreCrossCheckTests {
     @Test("EKS requests sign exactly as botocore signs them", arguments: EKSRequestCase.all)
     func matchesBotocore(_ testCase: EKSRequestCase) async throws {

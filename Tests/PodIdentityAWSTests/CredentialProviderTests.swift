@@ -103,7 +103,7 @@ final class TestClock: Sendable {
 
 // MARK: - Environment
 
-@Suite("Environment credential provider")
+@Suite("Environment credential provider", .timeLimit(.minutes(5)))
 struct EnvironmentCredentialProviderTests {
     @Test("the key ID, secret and session token are read from the environment")
     func allSet() async throws {
@@ -158,7 +158,7 @@ struct EnvironmentCredentialProviderTests {
 
 // MARK: - Shared files
 
-@Suite("Shared credentials and config files")
+@Suite("Shared credentials and config files", .timeLimit(.minutes(5)))
 struct SharedFilesCredentialProviderTests {
     static func environment(_ directory: TemporaryDirectory, profile: String? = nil) -> [String: String] {
         var environment = [
@@ -310,7 +310,7 @@ struct SharedFilesCredentialProviderTests {
 
 // MARK: - Container
 
-@Suite("Container credential provider against a fake endpoint")
+@Suite("Container credential provider against a fake endpoint", .timeLimit(.minutes(5)))
 struct ContainerCredentialProviderTests {
     @Test("FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, read again on every call and preferred to the token")
     func fullURIWithTokenFile() async throws {
@@ -482,7 +482,7 @@ struct ContainerCredentialProviderTests {
 
 // MARK: - Web identity
 
-@Suite("Web identity credential provider against a fake STS")
+@Suite("Web identity credential provider against a fake STS", .timeLimit(.minutes(5)))
 struct WebIdentityCredentialProviderTests {
     static let roleArn = "arn:aws:iam::111122223333:role/app-role"
 
@@ -607,7 +607,7 @@ struct WebIdentityCredentialProviderTests {
 
 // MARK: - IMDS
 
-@Suite("IMDS credential provider against a fake metadata service")
+@Suite("IMDS credential provider against a fake metadata service", .timeLimit(.minutes(5)))
 struct IMDSCredentialProviderTests {
     @Test("IMDSv2: token PUT with a TTL, role list and role credentials with the token")
     func flow() async throws {
@@ -685,7 +685,7 @@ struct IMDSCredentialProviderTests {
 
 // MARK: - Chain
 
-@Suite("Credential chain")
+@Suite("Credential chain", .timeLimit(.minutes(5)))
 struct CredentialChainTests {
     @Test("the first provider that applies wins: environment over shared files")
     func order() async throws {

@@ -8,7 +8,7 @@ import Prometheus
 import Synchronization
 import Testing
 
-@Suite("EKS association source: sync and miss lookup", .serialized)
+@Suite("EKS association source: sync and miss lookup", .serialized, .timeLimit(.minutes(5)))
 struct EKSAssociationSourceTests {
     static let checkout = ServiceAccountRef(namespace: "shop", name: "checkout")
 

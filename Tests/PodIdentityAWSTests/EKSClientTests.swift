@@ -49,7 +49,7 @@ enum EKSTest {
     }
 }
 
-@Suite("EKS client against the stand-in", .serialized)
+@Suite("EKS client against the stand-in", .serialized, .timeLimit(.minutes(5)))
 struct EKSClientTests {
     @Test("a full listing of 5,000 associations takes 50 pages of 100, tokens with + / = included")
     func pagination() async throws {

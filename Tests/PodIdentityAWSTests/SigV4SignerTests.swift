@@ -4,7 +4,7 @@ import Testing
 
 /// The signer against AWS's own SigV4 test suite (Fixtures/sigv4, one folder per case), plus
 /// the parts the suite does not pin down: query encoding, date formatting, re-signing, redaction.
-@Suite("SigV4 signer")
+@Suite("SigV4 signer", .timeLimit(.minutes(5)))
 struct SigV4SignerTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
         "Fixtures/sigv4")

@@ -2,7 +2,7 @@ import Foundation
 import PodIdentityCore
 import Testing
 
-@Suite("AdmissionReviewer")
+@Suite("AdmissionReviewer", .timeLimit(.minutes(5)))
 struct AdmissionReviewerTests {
     let reviewer = AdmissionReviewer(mutator: PodMutator(random: SystemRandomSource()))
 

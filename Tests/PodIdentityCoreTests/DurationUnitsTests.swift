@@ -1,7 +1,7 @@
 @testable import PodIdentityCore
 import Testing
 
-@Suite("Duration units")
+@Suite("Duration units", .timeLimit(.minutes(5)))
 struct DurationUnitsTests {
     @Test(
         "milliseconds with three decimals, for log lines",

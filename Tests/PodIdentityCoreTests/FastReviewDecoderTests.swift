@@ -5,7 +5,7 @@ import Testing
 
 /// The fast decoder against `JSONDecoder`: whenever the fast path answers, its answer must be
 /// the one `JSONDecoder` gives; and on real pods it must answer, or it speeds nothing up.
-@Suite("FastReviewDecoder")
+@Suite("FastReviewDecoder", .timeLimit(.minutes(5)))
 struct FastReviewDecoderTests {
     static func fast(_ body: Data) -> AdmissionReview? {
         body.withUnsafeBytes { FastReviewDecoder.decode($0.bindMemory(to: UInt8.self)) }

@@ -2,7 +2,7 @@ import Foundation
 import PodIdentityCore
 import Testing
 
-@Suite("JSON Patch")
+@Suite("JSON Patch", .timeLimit(.minutes(5)))
 struct JSONPatchTests {
     @Test(
         "pointer tokens escape ~ and / as RFC 6901 says",

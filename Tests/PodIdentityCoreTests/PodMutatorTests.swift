@@ -3,7 +3,7 @@ import PodIdentityCore
 import Testing
 
 /// Unit checks of the mutation's helpers; whole-pod behaviour is in the fixtures.
-@Suite("PodMutator")
+@Suite("PodMutator", .timeLimit(.minutes(5)))
 struct PodMutatorTests {
     @Test(
         "skip-containers: CSV with spaces trimmed and quotes removed",

@@ -5,7 +5,7 @@ import PodIdentitySources
 import PodIdentityTestSupport
 import Testing
 
-@Suite("CertificateStore")
+@Suite("CertificateStore", .timeLimit(.minutes(5)))
 struct CertificateStoreTests {
     @Test("a Secret mount updated the kubelet's way (a ..data symlink swap) is loaded without a restart")
     func secretMount() throws {

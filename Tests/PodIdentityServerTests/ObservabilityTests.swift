@@ -12,7 +12,7 @@ import PodIdentityTestSupport
 import Synchronization
 import Testing
 
-@Suite("Logs, TLS versions and debugging handlers", .serialized)
+@Suite("Logs, TLS versions and debugging handlers", .serialized, .timeLimit(.minutes(5)))
 struct ObservabilityTests {
     @Test("--log-format json writes one JSON object per line with the message, level and metadata")
     func jsonLogs() throws {

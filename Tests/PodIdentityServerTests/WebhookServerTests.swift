@@ -12,7 +12,7 @@ import ServiceLifecycle
 import Testing
 
 /// End to end: the production server over real TLS on loopback, a real HTTP client.
-@Suite("Webhook server over TLS", .serialized)
+@Suite("Webhook server over TLS", .serialized, .timeLimit(.minutes(5)))
 struct WebhookServerTests {
     static let certificate = try! DevCertificate.make()
 

@@ -6,7 +6,7 @@ import PodIdentitySources
 import PodIdentityTestSupport
 import Testing
 
-@Suite("Association sources")
+@Suite("Association sources", .timeLimit(.minutes(5)))
 struct AssociationSourceTests {
     @Test(
         "the file reads as YAML or JSON, as objects, NS/SA strings, or the reference's identities file",

@@ -3,7 +3,7 @@ import NIOPosix
 import PodIdentitySources
 import Testing
 
-@Suite("cancellableSleep")
+@Suite("cancellableSleep", .timeLimit(.minutes(5)))
 struct CancellableSleepTests {
     @Test("a short sleep ends on its own")
     func sleepsThenReturns() async throws {

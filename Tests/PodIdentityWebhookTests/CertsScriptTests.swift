@@ -4,7 +4,7 @@ import PodIdentityTestSupport
 import Testing
 
 /// `certs/generate.sh` run as users run it, and the real webhook binary serving what it writes.
-@Suite("certs/generate.sh", .serialized)
+@Suite("certs/generate.sh", .serialized, .timeLimit(.minutes(5)))
 struct CertsScriptTests {
     static let script = CommandLineTests.repositoryRoot.appendingPathComponent("certs/generate.sh").path
     static let opensslPath = ChildProcess.which("openssl") ?? "/usr/bin/openssl"

@@ -10,7 +10,7 @@ import Testing
 /// Needs `python3` with helm-python-sdk, kubernetes-validate and pyyaml (`scripts/test.sh` puts
 /// such a `.venv` first on `PATH`; `$PYTHON` picks another interpreter). Without them the tests
 /// fail, saying so: a chart nobody rendered is not a passing chart.
-@Suite("Helm chart")
+@Suite("Helm chart", .timeLimit(.minutes(5)))
 struct ChartTests {
     static let chart = CommandLineTests.repositoryRoot.appendingPathComponent("charts/pod-identity-webhook")
     static let checker = CommandLineTests.repositoryRoot.appendingPathComponent("scripts/check-chart.py").path

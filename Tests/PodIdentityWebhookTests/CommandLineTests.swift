@@ -5,7 +5,7 @@ import PodIdentityTestSupport
 import Testing
 
 /// The real `pod-identity-webhook` binary, run the way users run it.
-@Suite("Command line", .serialized)
+@Suite("Command line", .serialized, .timeLimit(.minutes(5)))
 struct CommandLineTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -7,102 +8,87 @@ import NIOSSL
 import PodIdentityAWS
 import PodIdentityAWSTestSupport
 import PodIdentityCore
+import PodIdentityServer
+import PodIdentityTestSupport
+import ServiceLifecycle
 import Testing
 
-/// `pod-identity-webhook serve --cluster-name …` against the stand-in, as an operator runs it.
-@Suite("EKS mode end to end", .serialized)
-struct EKSModeEndToEndTests {
-    static var binary: String {
-        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return [
-            here.appendingPathComponent("pod-identity-webhook"),
-            repository.appendingPathComponent(".build/debug/pod-identity-webhook"),
-        ]
-        .first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? "pod-identity-webhook"
-    }
+@testable import pod_identity_webhook
 
+/// `serve --cluster-name …` against the stand-in, as an operator runs it: the flags parsed by
+/// the real `Serve`, the webhook built by the same `buildServiceGroup` that `serve` runs.
+@Suite("EKS mode end to end", .serialized, .timeLimit(.minutes(2)))
+struct EKSModeEndToEndTests {
     static let environment: [String: String] = [
-        "PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory(),
+        "HOME": NSTemporaryDirectory(),
         "AWS_ACCESS_KEY_ID": EKSStandIn.accessKeyID, "AWS_SECRET_ACCESS_KEY": EKSStandIn.secretAccessKey,
         "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
     ]
 
-    /// Starts the webhook, waits for its port, posts one review, stops it.
+    /// Builds the webhook from `serve`'s flags, posts one review, stops it. A start failure
+    /// is returned as `error` (what `serve` would print).
     static func review(standInPort: Int, cluster: String, extra: [String] = [], serviceAccount: String) async throws
-        -> (status: Int32, review: JSONValue?, stderr: String)
+        -> (review: JSONValue?, error: String?, logs: LogCapture)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments =
+        // Through the same rewrite as the command line (`--flag=false`, the reference's flags).
+        let arguments = CommandLineCompatibility.rewrite(
             [
-                "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--cluster-name",
-                cluster,
+                "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--cluster-name", cluster,
                 "--region", "us-west-2", "--eks-endpoint", "http://127.0.0.1:\(standInPort)",
                 "--no-token-expiration-jitter",
-            ] + extra
-        process.environment = environment
-        let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-eks-out-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outFile) }
-        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-eks-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errFile) }
-        process.standardOutput = try FileHandle(forWritingTo: outFile)
-        process.standardError = try FileHandle(forWritingTo: errFile)
-        try process.run()
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            if process.isRunning { process.terminate() }
+            ] + extra, environment: [:]
+        ).arguments
+        let serve = try Serve.parse(Array(arguments.dropFirst()))
+        let configuration = try serve.configuration(environment: environment)
+        let logs = LogCapture()
+        return try await HTTPClient.withHTTPClient { httpClient in
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let group: ServiceGroup
+            do {
+                group = try await buildServiceGroup(
+                    configuration: configuration, httpClient: httpClient, logger: logs.logger,
+                    gracefulShutdownSignals: []
+                ) { listener, port in
+                    if listener == .webhook { continuation.yield(port) }
+                }
+            } catch {
+                return (nil, "\(error)", logs)
+            }
+            let review = try await LoopbackServer.withRunning(group, onExit: { continuation.finish() }) {
+                var iterator = ports.makeAsyncIterator()
+                guard let port = await iterator.next() else { throw ServerDidNotStart() }
+                return try await post(serviceAccount: serviceAccount, port: port, httpClient: httpClient)
+            }
+            return (review, nil, logs)
         }
-        defer { watchdog.cancel() }
-        // Poll the output file: a blocking read would hold one of the few threads that the
-        // in-process stand-in needs to answer the webhook's EKS requests.
-        var text = ""
-        while !text.contains("Decode the patch") && process.isRunning {
-            try await Task.sleep(for: .milliseconds(50))
-            text = String(decoding: (try? Data(contentsOf: outFile)) ?? Data(), as: UTF8.self)
-        }
-        var review: JSONValue?
-        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("curl ") }),
-            let address = line.split(separator: " ").first(where: { $0.hasPrefix("https://") }),
-            let port = address.split(separator: "/")[1].split(separator: ":").last.flatMap({ Int($0) })
-        {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.certificateVerification = .none  // the dev certificate is made in memory by the child process
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
-            var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/mutate")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            let pod = JSONValue.object([
-                "apiVersion": "v1", "kind": "Pod", "metadata": .object(["name": "web", "namespace": "shop"]),
-                "spec": .object([
-                    "serviceAccountName": .string(serviceAccount),
-                    "containers": .array([.object(["name": "app", "image": "nginx"])]),
-                ]),
-            ])
-            request.body = .bytes(
-                ByteBuffer(
-                    data: JSONValue.object([
-                        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                        "request": .object([
-                            "uid": "e2e", "kind": .object(["group": "", "version": "v1", "kind": "Pod"]),
-                            "namespace": "shop",
-                            "operation": "CREATE", "object": pod,
-                        ]),
-                    ]).jsonData))
-            let response = try await client.execute(request, timeout: .seconds(10))
-            review = try JSONValue.parse(Data(buffer: try await response.body.collect(upTo: 1 << 20)))
-            try await client.shutdown()
-            process.terminate()
-        } else if !text.isEmpty || process.isRunning {
-            Issue.record(
-                "no curl line in the webhook's output: \(text)\nstderr: \(String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self))"
-            )
-        }
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        return (process.terminationStatus, review, String(decoding: try Data(contentsOf: errFile), as: UTF8.self))
+    }
+
+    static func post(serviceAccount: String, port: Int, httpClient: HTTPClient) async throws -> JSONValue {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none  // the dev certificate is made in memory for each run
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        defer { _ = client.shutdown() as EventLoopFuture<Void> }
+        var request = HTTPClientRequest(url: "https://127.0.0.1:\(port)/mutate")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let pod = JSONValue.object([
+            "apiVersion": "v1", "kind": "Pod", "metadata": .object(["name": "web", "namespace": "shop"]),
+            "spec": .object([
+                "serviceAccountName": .string(serviceAccount),
+                "containers": .array([.object(["name": "app", "image": "nginx"])]),
+            ]),
+        ])
+        request.body = .bytes(
+            ByteBuffer(
+                data: JSONValue.object([
+                    "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                    "request": .object([
+                        "uid": "e2e", "kind": .object(["group": "", "version": "v1", "kind": "Pod"]),
+                        "namespace": "shop", "operation": "CREATE", "object": pod,
+                    ]),
+                ]).jsonData))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        return try JSONValue.parse(Data(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
     static func env(of review: JSONValue?) throws -> [String: String] {
@@ -124,7 +110,7 @@ struct EKSModeEndToEndTests {
         try await standIn.serve { port in
             let result = try await Self.review(
                 standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
-            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.error == nil, "\(result.error ?? "")")
             let env = try Self.env(of: result.review)
             #expect(env["AWS_STS_REGIONAL_ENDPOINTS"] == "regional")
             #expect(env["AWS_DEFAULT_REGION"] == "us-west-2")
@@ -173,10 +159,11 @@ struct EKSModeEndToEndTests {
         let standIn = EKSStandIn()
         try await standIn.serve { port in
             let result = try await Self.review(standInPort: port, cluster: "no-such-cluster", serviceAccount: "x")
-            #expect(result.status != 0)
-            #expect(result.stderr.contains("cannot describe EKS cluster \"no-such-cluster\" in us-west-2"))
-            #expect(result.stderr.contains("ResourceNotFoundException"))
-            #expect(!result.stderr.contains(EKSStandIn.secretAccessKey))
+            let error = try #require(result.error)
+            #expect(error.contains("cannot describe EKS cluster \"no-such-cluster\" in us-west-2"))
+            #expect(error.contains("ResourceNotFoundException"))
+            #expect(!error.contains(EKSStandIn.secretAccessKey))
+            #expect(!result.logs.all.contains { $0.text.contains(EKSStandIn.secretAccessKey) })
         }
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// Every fixture under Fixtures/mutation is one case: its review goes through the same
 /// `AdmissionReviewer` the server uses, and the resulting pod must equal the fixture's
 /// expected pod, by our patch applier and by the real `kubectl patch --local`.
-@Suite("Mutation fixtures")
+@Suite("Mutation fixtures", .timeLimit(.minutes(5)))
 struct MutationFixtureTests {
     struct Result {
         var outcome: ReviewOutcome
@@ -19,6 +19,37 @@ struct MutationFixtureTests {
         let associations = fixture.associations
         let outcome = try await reviewer.review(try fixture.reviewBody()) { associations.contains($0) }
         return Result(outcome: outcome, random: random)
+    }
+
+    /// The surgical rule as a property: every operation is an `add` that appends to a list
+    /// (`…/-`), inserts the token volume first (`/spec/volumes/0`), or creates a member the
+    /// input does not have, under a parent it does have. Never a replace, never an `add` onto
+    /// an existing key (which RFC 6902 treats as a replace). The one exception is the label
+    /// `eks.amazonaws.com/pod-identity`, which the webhook owns and sets to `enabled` whatever
+    /// it held, as the reference does (fixture 42).
+    static func isSurgical(_ operation: PatchOperation, on pod: JSONValue) throws -> Bool {
+        guard operation.op == .add else { return false }
+        if operation.path == "/metadata/labels/eks.amazonaws.com~1pod-identity" { return true }
+        let tokens = try JSONPointer.tokens(of: operation.path)
+        guard let last = tokens.last else { return false }
+        if last == "-" || operation.path == "/spec/volumes/0" { return true }
+        var parent: JSONValue? = pod
+        for token in tokens.dropLast() {
+            switch parent {
+            case .object(let members)?: parent = members[token]
+            case .array(let items)?: parent = Int(token).flatMap { items.indices.contains($0) ? items[$0] : nil }
+            default: parent = nil
+            }
+        }
+        guard case .object(let members)? = parent else { return false }
+        return !members.keys.contains { $0.unicodeScalars.elementsEqual(last.unicodeScalars) }
+    }
+
+    @Test("scripts/check-fixtures.py: every fixture's shape, and every expected pod only adds to its input")
+    func checkFixturesScript() async throws {
+        let script = Tools.repositoryRoot.appendingPathComponent("scripts/check-fixtures.py").path
+        let output = try await Tools.run(Tools.validatorPython, [script, "--no-schema"])
+        #expect(output.status == 0, "\(String(decoding: output.stdout, as: UTF8.self).suffix(3000))\n\(output.stderr)")
     }
 
     @Test("there are enough fixtures to cover the contract")
@@ -36,14 +67,22 @@ struct MutationFixtureTests {
         if fixture.expectedPatched {
             let patch = try #require(outcome.patch, "expected a patch: \(fixture.description)")
             #expect(outcome.decision == .mutated)
-            #expect(patch.operations.allSatisfy { $0.op == .add }, "the webhook only ever adds")
             let pod = try #require(fixture.pod)
+            for operation in patch.operations {
+                #expect(
+                    try Self.isSurgical(operation, on: pod),
+                    "\(fixture.name): \(operation.op) \(operation.path) is not an add to …/-, /spec/volumes/0 or an absent member")
+            }
             let expected = try #require(fixture.expectedPod)
             let mutated = try patch.apply(to: pod)
             #expect(mutated == expected, "\(fixture.name): \(fixture.description)\nactual: \(mutated.jsonString)")
         } else {
             #expect(outcome.patch == nil, "expected no patch: \(fixture.description)")
-            #expect(outcome.decision != .mutated)
+            let expected = fixture.expectedDecision ?? (fixture.expectedWarning != nil ? "error" : nil)
+            #expect(expected != nil, "\(fixture.name): a fixture without a patch says its expect.decision")
+            #expect(
+                outcome.decision.rawValue == expected,
+                "\(fixture.name): decision \(outcome.decision.rawValue), expected \(expected ?? "-")")
         }
         if let warning = fixture.expectedWarning {
             #expect(outcome.warnings.contains { $0.contains(warning) }, "warnings: \(outcome.warnings)")

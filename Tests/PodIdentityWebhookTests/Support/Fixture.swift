@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import PodIdentityCore
 @testable import pod_identity_webhook
@@ -33,6 +34,8 @@ struct Fixture: CustomTestStringConvertible, Sendable {
     var expectedPatched: Bool { document["expect"]?["patched"] == .bool(true) }
     var expectedPod: JSONValue? { document["expect"]?["pod"] }
     var expectedWarning: String? { document["expect"]?["warning"]?.stringValue }
+    /// `not-associated`, `ignored`, `unchanged`… for a fixture without a patch.
+    var expectedDecision: String? { document["expect"]?["decision"]?.stringValue }
     var unknownFields: Set<String> {
         guard case .array(let items)? = document["unknownFields"] else { return [] }
         return Set(items.compactMap(\.stringValue).map(Fixture.dotted))
@@ -48,24 +51,19 @@ struct Fixture: CustomTestStringConvertible, Sendable {
         return MutationSettings.jitterFloor
     }
 
+    /// The fixture's `settings`, read as `serve` reads its flags: each key is a flag name given to
+    /// the real `MutationOptions`, so fixtures can only use flags that exist, with their meaning.
     func settings() throws -> MutationSettings {
-        var settings = MutationSettings()
-        guard case .object(let members)? = document["settings"] else { return settings }
-        for (key, value) in members {
-            switch (key, value) {
-            case ("aws-default-region", .string(let region)): settings.region = region
-            case ("sts-regional-endpoint", .bool(let on)): settings.regionalSTS = on
-            case ("token-expiration", .integer(let seconds)): settings.tokenExpiration = seconds
-            case ("token-expiration-jitter", .bool(let on)): settings.tokenExpirationJitter = on
-            case ("container-credentials-audience", .string(let text)): settings.audience = text
-            case ("container-credentials-token-mount-path", .string(let text)): settings.mountPath = text
-            case ("container-credentials-token-volume-name", .string(let text)): settings.volumeName = text
-            case ("container-credentials-token-path", .string(let text)): settings.tokenPath = text
-            case ("container-credentials-full-uri", .string(let text)): settings.fullURI = text
-            default: throw FixtureError("\(name): unknown setting \(key) = \(value.jsonString)")
+        guard case .object(let members)? = document["settings"] else { return try MutationOptions.parse([]).settings() }
+        let arguments = try members.sorted { $0.key < $1.key }.map { key, value in
+            switch value {
+            case .bool(let on): return on ? "--\(key)" : "--no-\(key)"
+            case .string(let text): return "--\(key)=\(text)"
+            case .integer(let number): return "--\(key)=\(number)"
+            default: throw FixtureError("\(name): setting \(key) = \(value.jsonString) is not a flag value")
             }
         }
-        return settings
+        return try MutationOptions.parse(arguments).settings()
     }
 
     var associations: AssociationSnapshot {
