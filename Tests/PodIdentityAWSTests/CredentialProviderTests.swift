@@ -884,3 +884,46 @@ struct CredentialChainTests {
         }
     }
 }
+
+@Suite("Credential chain: failures inside the refresh window", .timeLimit(.minutes(1)))
+struct CredentialChainRefreshWindowTests {
+    @Test("a refresh that fails inside the window keeps the still-valid credentials, retries, and fails once they expire")
+    func failedRefreshKeepsValidCredentials() async throws {
+        let start = Date(timeIntervalSince1970: 1_795_435_200)
+        let clock = TestClock(start)
+        let provider = CountingProvider { call in
+            guard call == 1 else { throw CredentialProviderError.failed("STS is down (call \(call))") }
+            return AWSCredentials(
+                accessKeyID: "ASIAFIRST", secretAccessKey: "first-secret", sessionToken: "first-token",
+                expiration: start.addingTimeInterval(3600))
+        }
+        let chain = CredentialChain(providers: [provider], now: { clock.now }, logger: CredentialTest.quietLogger)
+        #expect(try await chain.credentials().accessKeyID == "ASIAFIRST")
+
+        // 4 minutes before expiry: inside the 5-minute window, the refresh fails.
+        clock.set(start.addingTimeInterval(3600 - 240))
+        #expect(try await chain.credentials().accessKeyID == "ASIAFIRST")
+        #expect(provider.count == 2)
+        // Every call retries the refresh while the old credentials serve.
+        #expect(try await chain.credentials().accessKeyID == "ASIAFIRST")
+        #expect(provider.count == 3)
+
+        // Expired: the failure surfaces.
+        clock.set(start.addingTimeInterval(3600))
+        await #expect(throws: CredentialProviderError.self) { try await chain.credentials() }
+    }
+}
+
+/// A provider that caches nothing of its own but is told to invalidate: the EKS client calls
+/// `invalidate()` through the protocol, whatever provider it was given.
+final class InvalidationRecorder: CredentialProvider {
+    let name = "recorder"
+    private let invalidations = Mutex(0)
+    var count: Int { invalidations.withLock { $0 } }
+
+    func credentials() async throws -> AWSCredentials {
+        AWSCredentials(accessKeyID: "AKIDSTANDIN0EXAMPLE", secretAccessKey: "not-the-stand-in-secret")
+    }
+
+    func invalidate() async { invalidations.withLock { $0 += 1 } }
+}

@@ -228,3 +228,38 @@ struct EKSClientTests {
         #expect(RetryPolicy.retryAfter("soon") == nil)
     }
 }
+
+@Suite("EKS client: endpoints and credential invalidation", .timeLimit(.minutes(1)))
+struct EKSClientEndpointTests {
+    @Test(
+        "plain http only to a loopback address, never to a name that merely starts with 127.",
+        arguments: [
+            ("http://127.0.0.1:8080", true), ("http://127.1.2.3", true), ("http://localhost:1", true),
+            ("http://[::1]:8080", true), ("https://eks.example.com", true), ("http://127.evil.example", false),
+            ("http://127.0.0.1.evil.example", false), ("http://eks.us-west-2.amazonaws.com", false),
+            ("http://0127.0.0.1", false),
+        ])
+    func loopbackOnly(endpoint: String, allowed: Bool) throws {
+        let make = {
+            try EKSClient(
+                region: "us-west-2", endpoint: URL(string: endpoint)!, httpClient: .shared,
+                credentials: StaticCredentials(), logger: EKSTest.quietLogger)
+        }
+        if allowed {
+            _ = try make()
+        } else {
+            #expect(throws: EKSError.self) { _ = try make() }
+        }
+    }
+
+    @Test("a signature AWS refuses invalidates any provider, through the protocol")
+    func invalidatesThroughTheProtocol() async throws {
+        let recorder = InvalidationRecorder()
+        _ = try await EKSTest.with(credentials: recorder) { standIn, client in
+            await #expect(throws: EKSError.self) {
+                _ = try await client.listAllPodIdentityAssociations(cluster: standIn.clusterName)
+            }
+        }
+        #expect(recorder.count >= 1)
+    }
+}

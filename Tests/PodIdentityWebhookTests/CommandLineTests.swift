@@ -184,6 +184,34 @@ struct CommandLineTests {
         }
     }
 
+    @Test("environment values apply only to the subcommand that has the flag")
+    func environmentPerSubcommand() async throws {
+        let environment = ["POD_IDENTITY_WEBHOOK_LOG_LEVEL": "debug", "POD_IDENTITY_WEBHOOK_PORT": "1"]
+        let version = try await Self.run(["version"], environment: environment)
+        #expect(version.status == 0, "\(version.stderr)")
+        #expect(version.stdout.hasPrefix("pod-identity-webhook "))
+        let mutate = try await Self.run(["mutate", "-o", "patch"], stdin: Data(Self.podYAML.utf8), environment: environment)
+        #expect(mutate.status == 0, "\(mutate.stderr)")
+        // serve does take them: a bad value for its own flag is reported as that flag's.
+        let serve = try await Self.run(
+            ["serve", "--dev", "--metrics-port", "0"], environment: ["POD_IDENTITY_WEBHOOK_LOG_LEVEL": "loud"])
+        #expect(serve.status != 0)
+        #expect(serve.stderr.contains("--log-level"))
+    }
+
+    @Test("the flag tables come from the commands' definitions; the reference's ignored flags are not ours")
+    func flagTables() throws {
+        let serve = try #require(CommandLineCompatibility.flags["serve"])
+        #expect(serve.booleans.isSuperset(of: ["sts-regional-endpoint", "token-expiration-jitter", "dev"]))
+        #expect(serve.options.isSuperset(of: ["port", "tls-cert", "cluster-name", "miss-lookup-rate", "association"]))
+        let mutate = try #require(CommandLineCompatibility.flags["mutate"])
+        #expect(!mutate.options.contains("log-level") && mutate.options.contains("output"))
+        #expect(CommandLineCompatibility.flags["version"]?.options.isEmpty == true)
+        for name in CommandLineCompatibility.ignoredReferenceFlags.keys {
+            #expect(!serve.options.contains(name) && !serve.booleans.contains(name), "--\(name) is a real flag now")
+        }
+    }
+
     @Test("serve --help documents every flag and the environment variables")
     func serveHelp() async throws {
         let output = try await Self.run(["serve", "--help"])
