@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PodIdentityCore
+import PodIdentityAWS
 import PodIdentityServer
 import ServiceLifecycle
 
@@ -63,7 +64,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "pod-identity-webhook")
         let configuration = try configuration(environment: ProcessInfo.processInfo.environment)
         let banner = dev ? configuration.associationsDescription : nil
-        try await HTTPClient.withHTTPClient { httpClient in
+        try await HTTPClient.withHTTPClient(configuration: .aws) { httpClient in
             let group = try await buildServiceGroup(
                 configuration: configuration, httpClient: httpClient, logger: logger
             ) { listener, port in

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import PodIdentityAWS
 import Synchronization
 import Testing
@@ -670,8 +671,11 @@ struct IMDSCredentialProviderTests {
 
     @Test("an unreachable metadata service is not configured, and quickly")
     func unreachable() async throws {
+        // The client `serve` uses (HTTPClient.Configuration.aws).
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .aws)
+        defer { _ = client.shutdown() as EventLoopFuture<Void> }
         let provider = IMDSCredentialProvider(
-            environment: [:], httpClient: .shared, endpoint: URL(string: "http://127.0.0.1:9")!)
+            environment: [:], httpClient: client, endpoint: URL(string: "http://127.0.0.1:9")!)
         let start = ContinuousClock.now
         let error = try #require(await CredentialTest.error(from: provider))
         #expect(error.kind == .notConfigured)

@@ -4,7 +4,7 @@ import Logging
 import PodIdentityAWS
 import PodIdentityAWSTestSupport
 import PodIdentityCore
-import Prometheus
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -83,12 +83,19 @@ struct EKSAssociationSourceTests {
     @Test("unassociated service accounts cost one lookup, then the negative cache answers until its TTL")
     func negativeCache() async throws {
         try await EKSTest.with { standIn, client in
-            let source = Self.source(client, standIn: standIn) { $0.missLookupNegativeTTL = .milliseconds(300) }
+            let clock = ManualInstant()
+            var configuration = EKSAssociationSource.Configuration(cluster: standIn.clusterName)
+            configuration.missLookupNegativeTTL = .seconds(30)
+            let source = EKSAssociationSource(
+                client: client, configuration: configuration, logger: EKSTest.quietLogger, clock: { clock.now })
             #expect(await source.syncOnce())
             let before = standIn.requests.count
             for _ in 0..<5 { #expect(!(await source.isAssociated(Self.checkout))) }
             #expect(standIn.requests.count == before + 1)
-            try await Task.sleep(for: .milliseconds(350))
+            clock.advance(by: .seconds(29))
+            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(standIn.requests.count == before + 1)
+            clock.advance(by: .seconds(2))
             #expect(!(await source.isAssociated(Self.checkout)))
             #expect(standIn.requests.count == before + 2)
         }
@@ -152,8 +159,8 @@ struct EKSAssociationSourceTests {
         let standIn = EKSStandIn()
         standIn.add(namespace: "shop", serviceAccount: "checkout")
         try await EKSTest.with(standIn, requestTimeout: .milliseconds(200)) { standIn, client in
-            let registry = PrometheusCollectorRegistry()
-            let metrics = EKSMetrics(factory: PrometheusMetricsFactory(registry: registry))
+            let recorded = TestMetrics()
+            let metrics = EKSMetrics(factory: recorded)
             let source = Self.source(
                 client, standIn: standIn, configure: { $0.missLookupTimeout = .zero }, metrics: metrics)
             #expect(await source.syncOnce())
@@ -164,11 +171,10 @@ struct EKSAssociationSourceTests {
             #expect(source.snapshot == good)
             #expect(source.isReady)
             #expect(source.syncStatus.lastError != nil)
-            var buffer: [UInt8] = []
-            registry.emit(into: &buffer)
-            let text = String(decoding: buffer, as: UTF8.self)
-            #expect(text.contains("pod_identity_webhook_eks_sync_errors_total{reason="))
-            #expect(text.contains("pod_identity_webhook_eks_associations 1"))
+            #expect(recorded.counterTotal(label: "pod_identity_webhook_eks_sync_errors_total") == 1)
+            #expect(recorded.counters(label: "pod_identity_webhook_eks_sync_errors_total").first?.dimensions.first?.0 == "reason")
+            let associations = recorded.meters(label: "pod_identity_webhook_eks_associations")
+            #expect(associations.count == 1 && associations.first?.lastValue == 1)
         }
     }
 
@@ -223,4 +229,11 @@ struct EKSAssociationSourceTests {
             #expect(await source.isAssociated(Self.checkout))
         }
     }
+}
+
+/// A clock the test moves by hand.
+final class ManualInstant: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
 }

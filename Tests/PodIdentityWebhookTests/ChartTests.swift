@@ -84,3 +84,13 @@ struct ChartTests {
         #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
     }
 }
+
+@Suite("Package manifest", .timeLimit(.minutes(1)))
+struct PackageManifestTests {
+    @Test("every target declares exactly the modules it imports (scripts/check-package-imports.py)")
+    func importsMatchDeclarations() async throws {
+        let script = Tools.repositoryRoot.appendingPathComponent("scripts/check-package-imports.py").path
+        let output = try await Tools.run("/usr/bin/env", ["python3", script])
+        #expect(output.status == 0, "\(String(decoding: output.stdout, as: UTF8.self))\(output.stderr)")
+    }
+}

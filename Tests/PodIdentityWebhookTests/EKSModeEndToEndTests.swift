@@ -41,7 +41,7 @@ struct EKSModeEndToEndTests {
         let serve = try Serve.parse(Array(arguments.dropFirst()))
         let configuration = try serve.configuration(environment: environment)
         let logs = LogCapture()
-        return try await HTTPClient.withHTTPClient { httpClient in
+        return try await HTTPClient.withHTTPClient(configuration: .aws) { httpClient in
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let group: ServiceGroup
             do {

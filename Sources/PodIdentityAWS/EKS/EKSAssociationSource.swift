@@ -193,9 +193,9 @@ public final class EKSAssociationSource: AssociationSource {
             logger.info(
                 "association found by miss lookup",
                 metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
-        case .timeout, .failed:
+        case .timeout:
             logger.warning(
-                "miss lookup \(result == .timeout ? "timed out" : "failed"); pod treated as not associated",
+                "miss lookup timed out; pod treated as not associated",
                 metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
         default: break
         }
@@ -213,8 +213,8 @@ public final class EKSAssociationSource: AssociationSource {
             return .timeout
         } catch {
             if Task.isCancelled { return .timeout }
-            logger.debug(
-                "miss lookup request failed",
+            logger.warning(
+                "miss lookup failed; pod treated as not associated",
                 metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)"])
             return .failed
         }
