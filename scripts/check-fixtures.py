@@ -35,12 +35,15 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "Tests", "PodIdentityWebhookTests", "Fixtures", "mutation")
 K8S_VERSION = "1.37.0"
-TOP_KEYS = {"description", "settings", "random", "associations", "request", "unknownFields", "pod", "expect"}
+TOP_KEYS = {
+    "description", "settings", "random", "associations", "serviceAccounts", "request", "unknownFields",
+    "pod", "expect",
+}
 SETTING_KEYS = {
     "aws-default-region", "sts-regional-endpoint", "token-expiration", "token-expiration-jitter",
     "container-credentials-audience", "container-credentials-token-mount-path",
     "container-credentials-token-volume-name", "container-credentials-token-path",
-    "container-credentials-full-uri",
+    "container-credentials-full-uri", "token-audience", "token-mount-path", "annotation-prefix",
 }
 REQUEST_KEYS = {"namespace", "operation", "kind", "subResource", "objectRaw"}
 
@@ -143,6 +146,19 @@ def main():
             errors.append("missing description")
         if set(fx.get("settings") or {}) - SETTING_KEYS:
             errors.append(f"unknown settings {set(fx['settings']) - SETTING_KEYS}")
+        sas = fx.get("serviceAccounts", [])
+        if not isinstance(sas, list):
+            errors.append("serviceAccounts must be a list")
+            sas = []
+        for sa in sas:
+            ok = (isinstance(sa, dict) and not set(sa) - {"namespace", "name", "annotations"}
+                  and isinstance(sa.get("namespace"), str) and isinstance(sa.get("name"), str))
+            if not ok:
+                errors.append(f"serviceAccounts entry {sa!r}: needs namespace and name, optional annotations")
+                continue
+            notes = sa.get("annotations") or {}
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in notes.items()):
+                errors.append(f"serviceAccounts {sa['namespace']}/{sa['name']}: annotations must be strings")
         req = fx.get("request") or {}
         if set(req) - REQUEST_KEYS:
             errors.append(f"unknown request keys {set(req) - REQUEST_KEYS}")

@@ -14,6 +14,14 @@ public enum ReviewDecision: String, Sendable, CaseIterable {
     case error
 }
 
+/// The credential path a pod was given; the reference's `pod_count{method}` label values.
+public enum CredentialMethod: String, Sendable, CaseIterable {
+    /// EKS Pod Identity (the reference's container-credentials mode).
+    case podIdentity = "container_credentials"
+    /// IRSA: a web identity token for the ServiceAccount's role.
+    case irsa = "sts_web_identity"
+}
+
 /// The answer to one review, ready to log and to encode.
 public struct ReviewOutcome: Sendable {
     public var apiVersion: String
@@ -25,6 +33,8 @@ public struct ReviewOutcome: Sendable {
     public var namespace: String = ""
     public var podName: String = ""
     public var serviceAccount: String = ""
+    /// How a mutated (or unchanged) pod gets credentials.
+    public var method: CredentialMethod?
 
     /// The `AdmissionReview` response JSON, echoing the request's `apiVersion` and `kind`.
     public var responseBody: Data {
@@ -117,15 +127,17 @@ public struct AdmissionReviewer: Sendable {
 
     /// Answers one review body.
     public func review(
-        _ body: Data, isAssociated: (ServiceAccountRef) async -> Bool
+        _ body: Data, isAssociated: (ServiceAccountRef) async -> Bool,
+        serviceAccount: (ServiceAccountRef, _ waitIfMissing: Bool) async -> ServiceAccountInfo? = { _, _ in nil }
     ) async throws(ReviewDecodingError) -> ReviewOutcome {
         let review = try AdmissionReviewer.decode(body)
-        return await answer(review, isAssociated: isAssociated)
+        return await answer(review, isAssociated: isAssociated, serviceAccount: serviceAccount)
     }
 
     /// Answers a decoded review; `decode` guarantees it has a request.
     func answer(
-        _ review: AdmissionReview, isAssociated: (ServiceAccountRef) async -> Bool
+        _ review: AdmissionReview, isAssociated: (ServiceAccountRef) async -> Bool,
+        serviceAccount: (ServiceAccountRef, _ waitIfMissing: Bool) async -> ServiceAccountInfo?
     ) async -> ReviewOutcome {
         guard let request = review.request else {
             return ReviewOutcome(
@@ -148,11 +160,26 @@ public struct AdmissionReviewer: Sendable {
         outcome.namespace = ref.namespace
         outcome.serviceAccount = ref.name
         outcome.podName = pod.displayName
-        guard await isAssociated(ref) else {
+        // Pod Identity first, as AWS states ("gives preference to EKS Pod Identity over IRSA").
+        // Its ServiceAccount is consulted as the cache has it (no wait); only a pod that may
+        // need IRSA waits, bounded, for a ServiceAccount the cache has not seen yet.
+        let mode: PodIdentityMode
+        if await isAssociated(ref) {
+            mode = .podIdentity(await serviceAccount(ref, false))
+            outcome.method = .podIdentity
+        } else if let account = await serviceAccount(ref, true), let roleARN = account.roleARN {
+            mode = .irsa(account, roleARN: roleARN)
+            outcome.method = .irsa
+            if !ServiceAccountInfo.isIAMRoleARN(roleARN) {
+                outcome.warnings.append(
+                    "pod-identity-webhook: the role ARN of service account \(ref) does not look like an IAM role ARN "
+                        + "(arn:aws:iam::ACCOUNT:role/NAME); injected as it is")
+            }
+        } else {
             outcome.decision = .notAssociated
             return outcome
         }
-        let operations = mutator.patch(for: pod)
+        let operations = mutator.patch(for: pod, mode: mode)
         if operations.isEmpty {
             outcome.decision = .unchanged
         } else {

@@ -21,6 +21,13 @@ public struct MutationSettings: Sendable, Equatable {
     public var region: String?
     /// Inject `AWS_STS_REGIONAL_ENDPOINTS=regional` (`--sts-regional-endpoint`).
     public var regionalSTS = false
+    /// Default audience of IRSA tokens (`--token-audience`); a ServiceAccount's `audience`
+    /// annotation overrides it.
+    public var irsaAudience = "sts.amazonaws.com"
+    /// Where the IRSA token volume is mounted (`--token-mount-path`).
+    public var irsaMountPath = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+    /// The domain of every annotation read, on pods and ServiceAccounts (`--annotation-prefix`).
+    public var annotationPrefix = "eks.amazonaws.com"
     /// Extra variables appended after the credential variables when missing, such as
     /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6` on IPv6 clusters.
     public var extraEnvironment: [EnvVar] = []
@@ -33,6 +40,9 @@ public struct MutationSettings: Sendable, Equatable {
     public static let minimumTokenExpiration: Int64 = 600
     /// EKS issues Pod Identity tokens for at most 24 hours.
     public static let maximumTokenExpiration: Int64 = 86400
+    /// The IRSA token volume (and mount) name and its file name, fixed as in the reference.
+    public static let irsaVolumeName = "aws-iam-token"
+    public static let irsaTokenPath = "token"
     /// Low end of the jitter range, 22 hours, as the reference uses.
     public static let jitterFloor: Int64 = 79200
 
@@ -53,6 +63,13 @@ public struct MutationSettings: Sendable, Equatable {
             return "--token-expiration must be between 600 and 86400 seconds, got \(tokenExpiration)"
         }
         if let region, region.isEmpty { return "--aws-default-region must not be empty when given" }
+        if irsaAudience.isEmpty { return "--token-audience must not be empty" }
+        if !irsaMountPath.hasPrefix("/") {
+            return "--token-mount-path must be an absolute path, got \"\(irsaMountPath)\""
+        }
+        if annotationPrefix.isEmpty || annotationPrefix.contains("/") {
+            return "--annotation-prefix must be a domain such as eks.amazonaws.com, got \"\(annotationPrefix)\""
+        }
         return nil
     }
 }

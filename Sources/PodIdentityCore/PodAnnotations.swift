@@ -1,8 +1,10 @@
 /// The pod annotations the mutation reads, with the reference's keys.
 public enum PodAnnotations {
-    /// Comma-separated names of containers to leave alone.
+    /// Comma-separated names of containers to leave alone (after `--annotation-prefix` + `/`).
+    public static let skipContainersName = "skip-containers"
+    /// Comma-separated names of containers to leave alone, with the default prefix.
     public static let skipContainers = "eks.amazonaws.com/skip-containers"
-    /// Lifetime in seconds of the projected token for this pod.
+    /// Lifetime in seconds of the projected token for this pod, with the default prefix.
     public static let tokenExpiration = "eks.amazonaws.com/token-expiration"
     /// The label every mutated pod carries.
     public static let podIdentityLabel = "eks.amazonaws.com/pod-identity"

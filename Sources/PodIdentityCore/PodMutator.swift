@@ -1,6 +1,16 @@
 import Foundation
 
-/// Computes the surgical JSON Patch that gives an associated pod EKS Pod Identity.
+/// Which credentials a pod gets, and why.
+public enum PodIdentityMode: Sendable, Equatable {
+    /// EKS Pod Identity: the pod's ServiceAccount has an association. The ServiceAccount,
+    /// when known, may override regional STS and the token lifetime.
+    case podIdentity(ServiceAccountInfo?)
+    /// IRSA: no association, but the ServiceAccount names a role (`role-arn`).
+    case irsa(ServiceAccountInfo, roleARN: String)
+}
+
+/// Computes the surgical JSON Patch that gives a pod AWS credentials: EKS Pod Identity for
+/// an associated pod, IRSA for one whose ServiceAccount names a role.
 ///
 /// Pure: no I/O, no clock; randomness comes from the injected source. The rules are
 /// DESIGN §1 and match the reference webhook's resulting pod, except that patches only
@@ -17,6 +27,10 @@ public struct PodMutator: Sendable {
     private let regionEnvironment: [JSONValue]
     private let credentialEnvironment: [JSONValue]
     private let mount: JSONValue
+    private let irsaTokenFile: String
+    private let irsaMount: JSONValue
+    private let skipContainersKey: String
+    private let tokenExpirationKey: String
 
     public init(settings: MutationSettings = MutationSettings(), random: any RandomSource = SystemRandomSource()) {
         self.settings = settings
@@ -30,19 +44,23 @@ public struct PodMutator: Sendable {
                     EnvVar(name: PodMutator.region, value: $0).json,
                 ]
             } ?? []
-        credentialEnvironment = PodMutator.credentialEnvironment(fullURI: settings.fullURI, tokenFile: tokenFile)
+        credentialEnvironment = [
+            EnvVar(name: PodMutator.fullURI, value: settings.fullURI).json,
+            EnvVar(name: PodMutator.tokenFile, value: tokenFile).json,
+        ]
         mount = .object([
             "name": .string(settings.volumeName),
             "mountPath": .string(settings.mountPath),
             "readOnly": .bool(true),
         ])
-    }
-
-    private static func credentialEnvironment(fullURI: String, tokenFile: String) -> [JSONValue] {
-        [
-            EnvVar(name: PodMutator.fullURI, value: fullURI).json,
-            EnvVar(name: PodMutator.tokenFile, value: tokenFile).json,
-        ]
+        irsaTokenFile = PodMutator.cleanPath(settings.irsaMountPath + "/" + MutationSettings.irsaTokenPath)
+        irsaMount = .object([
+            "name": .string(MutationSettings.irsaVolumeName),
+            "mountPath": .string(settings.irsaMountPath),
+            "readOnly": .bool(true),
+        ])
+        skipContainersKey = settings.annotationPrefix + "/" + PodAnnotations.skipContainersName
+        tokenExpirationKey = settings.annotationPrefix + "/" + ServiceAccountInfo.tokenExpirationKey
     }
 
     public static let stsRegionalEndpoints = "AWS_STS_REGIONAL_ENDPOINTS"
@@ -50,51 +68,123 @@ public struct PodMutator: Sendable {
     public static let region = "AWS_REGION"
     public static let fullURI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
     public static let tokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+    public static let roleARN = "AWS_ROLE_ARN"
+    public static let webIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
+
+    /// What one pod's patch is made of, for its mode.
+    private struct Plan {
+        var volumeName: String
+        var volume: JSONValue
+        var mount: JSONValue
+        /// The two variables of the credential pair; either one present means "has credentials".
+        var credentialNames: (String, String)
+        var credentialEnvironment: [JSONValue]
+        var regionalSTS: Bool
+        var label: Bool
+        var extraEnvironment: [EnvVar]
+    }
 
     /// The operations to apply to `pod`; empty when it already has everything.
-    public func patch(for pod: Pod) -> [PatchOperation] {
+    public func patch(for pod: Pod, mode: PodIdentityMode = .podIdentity(nil)) -> [PatchOperation] {
+        let plan = self.plan(for: pod, mode: mode)
         var operations: [PatchOperation] = []
-        addLabel(to: pod, into: &operations)
-        addVolume(to: pod, into: &operations)
+        if plan.label { addLabel(to: pod, into: &operations) }
+        addVolume(plan, to: pod, into: &operations)
         let skipped =
-            pod.metadata?.annotations?[PodAnnotations.skipContainers]
-            .map(PodAnnotations.containerNames(fromSkipContainers:)) ?? []
-        let tokenFile = tokenFilePath(for: pod)
+            pod.metadata?.annotations?[skipContainersKey].map(PodAnnotations.containerNames(fromSkipContainers:)) ?? []
         for (field, containers) in [("initContainers", pod.spec?.initContainers), ("containers", pod.spec?.containers)]
         {
-            for (index, container) in (containers ?? []).enumerated() where !skipped.contains(container.name ?? "") {
-                addCredentials(
-                    to: container, at: "/spec/\(field)/\(index)", tokenFile: tokenFile, into: &operations)
+            for (index, container) in (containers ?? []).enumerated()
+            where !skipped.contains(where: { $0.unicodeScalars.elementsEqual((container.name ?? "").unicodeScalars) })
+            {
+                addCredentials(plan, to: container, at: "/spec/\(field)/\(index)", into: &operations)
             }
         }
         return operations
     }
 
+    private func plan(for pod: Pod, mode: PodIdentityMode) -> Plan {
+        switch mode {
+        case .podIdentity(let serviceAccount):
+            let file = tokenFilePath(for: pod)
+            return Plan(
+                volumeName: settings.volumeName,
+                volume: Self.projectedVolume(
+                    name: settings.volumeName, audience: settings.audience,
+                    expiration: tokenExpiration(for: pod, serviceAccount: serviceAccount), path: settings.tokenPath),
+                mount: mount, credentialNames: (PodMutator.fullURI, PodMutator.tokenFile),
+                credentialEnvironment: file == tokenFile
+                    ? credentialEnvironment
+                    : [
+                        EnvVar(name: PodMutator.fullURI, value: settings.fullURI).json,
+                        EnvVar(name: PodMutator.tokenFile, value: file).json,
+                    ],
+                regionalSTS: serviceAccount?.regionalSTS ?? settings.regionalSTS, label: true,
+                extraEnvironment: settings.extraEnvironment)
+        case .irsa(let serviceAccount, let roleARN):
+            return Plan(
+                volumeName: MutationSettings.irsaVolumeName,
+                volume: Self.projectedVolume(
+                    name: MutationSettings.irsaVolumeName, audience: serviceAccount.audience ?? settings.irsaAudience,
+                    expiration: tokenExpiration(for: pod, serviceAccount: serviceAccount, jitter: false),
+                    path: MutationSettings.irsaTokenPath),
+                mount: irsaMount, credentialNames: (PodMutator.roleARN, PodMutator.webIdentityTokenFile),
+                credentialEnvironment: [
+                    EnvVar(name: PodMutator.roleARN, value: roleARN).json,
+                    EnvVar(name: PodMutator.webIdentityTokenFile, value: Self.forNode(of: pod, irsaTokenFile)).json,
+                ],
+                regionalSTS: serviceAccount.regionalSTS ?? settings.regionalSTS, label: false, extraEnvironment: [])
+        }
+    }
+
     /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` for this pod: `C:\…` on Windows nodes.
     public func tokenFilePath(for pod: Pod) -> String {
+        Self.forNode(of: pod, tokenFile)
+    }
+
+    /// `path` as the pod's node spells it: `C:` + backslashes on Windows nodes.
+    private static func forNode(of pod: Pod, _ path: String) -> String {
         let selector = pod.spec?.nodeSelector ?? [:]
         if selector["kubernetes.io/os"] == "windows" || selector["beta.kubernetes.io/os"] == "windows" {
-            return "C:" + tokenFile.replacingOccurrences(of: "/", with: "\\")
+            return "C:" + path.replacingOccurrences(of: "/", with: "\\")
         }
-        return tokenFile
+        return path
     }
 
     /// The projected token's `expirationSeconds`.
     ///
-    /// Precedence: the pod's `token-expiration` annotation when it is an integer (clamped to
-    /// [600, 86400]); else the configured default; and only when that default is the
-    /// maximum and jitter is on, a random value in [79200, 86400], so that tokens of pods
-    /// created together do not all refresh at once.
-    public func tokenExpiration(for pod: Pod) -> Int64 {
-        if let annotation = pod.metadata?.annotations?[PodAnnotations.tokenExpiration],
+    /// Precedence, stated once: the pod's `token-expiration` annotation when it is an integer
+    /// (clamped to [600, 86400]); else the ServiceAccount's `token-expiration` annotation (same
+    /// rule); else `--token-expiration`. Only in that last case, when the default is the
+    /// maximum and jitter is on (Pod Identity only, never IRSA), a random value in
+    /// [79200, 86400], so that tokens of pods created together do not all refresh at once.
+    public func tokenExpiration(for pod: Pod, serviceAccount: ServiceAccountInfo? = nil, jitter: Bool = true) -> Int64 {
+        if let annotation = pod.metadata?.annotations?[tokenExpirationKey],
             let seconds = PodAnnotations.tokenExpiration(fromAnnotation: annotation)
         {
             return seconds
         }
-        if settings.tokenExpirationJitter && settings.tokenExpiration == MutationSettings.maximumTokenExpiration {
+        if let seconds = serviceAccount?.tokenExpiration { return seconds }
+        if jitter && settings.tokenExpirationJitter && settings.tokenExpiration == MutationSettings.maximumTokenExpiration {
             return random.int64(in: MutationSettings.jitterFloor...MutationSettings.maximumTokenExpiration)
         }
         return settings.tokenExpiration
+    }
+
+    private static func projectedVolume(name: String, audience: String, expiration: Int64, path: String) -> JSONValue {
+        .object([
+            "name": .string(name),
+            "projected": .object([
+                "sources": .array([
+                    .object([
+                        "serviceAccountToken": .object([
+                            "audience": .string(audience), "expirationSeconds": .integer(expiration),
+                            "path": .string(path),
+                        ])
+                    ])
+                ])
+            ]),
+        ])
     }
 
     private func addLabel(to pod: Pod, into operations: inout [PatchOperation]) {
@@ -112,42 +202,37 @@ public struct PodMutator: Sendable {
         }
     }
 
-    private func addVolume(to pod: Pod, into operations: inout [PatchOperation]) {
+    private func addVolume(_ plan: Plan, to pod: Pod, into operations: inout [PatchOperation]) {
         let volumes = pod.spec?.volumes
-        if volumes?.contains(where: { $0.name == settings.volumeName }) == true { return }
-        let volume = JSONValue.object([
-            "name": .string(settings.volumeName),
-            "projected": .object([
-                "sources": .array([
-                    .object([
-                        "serviceAccountToken": .object([
-                            "audience": .string(settings.audience),
-                            "expirationSeconds": .integer(tokenExpiration(for: pod)),
-                            "path": .string(settings.tokenPath),
-                        ])
-                    ])
-                ])
-            ]),
-        ])
+        if volumes?.contains(where: { Self.same($0.name, plan.volumeName) }) == true { return }
         if pod.spec == nil {
-            operations.append(PatchOperation(path: "/spec", value: .object(["volumes": .array([volume])])))
+            operations.append(PatchOperation(path: "/spec", value: .object(["volumes": .array([plan.volume])])))
         } else if volumes == nil {
-            operations.append(PatchOperation(path: "/spec/volumes", value: .array([volume])))
+            operations.append(PatchOperation(path: "/spec/volumes", value: .array([plan.volume])))
         } else {
-            operations.append(PatchOperation(path: "/spec/volumes/0", value: volume))
+            operations.append(PatchOperation(path: "/spec/volumes/0", value: plan.volume))
         }
     }
 
+    /// Names compared as Kubernetes compares them: byte for byte, never by Unicode
+    /// canonical equivalence (Swift's `==` on `String`).
+    private static func same(_ name: String?, _ other: String) -> Bool {
+        guard let name else { return false }
+        return name.utf8.elementsEqual(other.utf8)
+    }
+
     private func addCredentials(
-        to container: Container, at path: String, tokenFile: String, into operations: inout [PatchOperation]
+        _ plan: Plan, to container: Container, at path: String, into operations: inout [PatchOperation]
     ) {
         var hasSTS = false, hasRegion = false, hasCredentials = false
         for variable in container.env ?? [] {
-            switch variable.name {
-            case PodMutator.stsRegionalEndpoints: hasSTS = true
-            case PodMutator.region, PodMutator.defaultRegion: hasRegion = true
-            case PodMutator.fullURI, PodMutator.tokenFile: hasCredentials = true
-            default: break
+            guard let name = variable.name else { continue }
+            if Self.same(name, PodMutator.stsRegionalEndpoints) {
+                hasSTS = true
+            } else if Self.same(name, PodMutator.region) || Self.same(name, PodMutator.defaultRegion) {
+                hasRegion = true
+            } else if Self.same(name, plan.credentialNames.0) || Self.same(name, plan.credentialNames.1) {
+                hasCredentials = true
             }
         }
         // Reference quirk, kept so pods match: a container with all three kinds of variables
@@ -155,21 +240,17 @@ public struct PodMutator: Sendable {
         if hasCredentials && hasRegion && hasSTS { return }
 
         var additions: [JSONValue] = []
-        if settings.regionalSTS && !hasSTS { additions += stsEnvironment }
+        if plan.regionalSTS && !hasSTS { additions += stsEnvironment }
         if !hasRegion { additions += regionEnvironment }
-        if !hasCredentials {
-            additions +=
-                tokenFile == self.tokenFile
-                ? credentialEnvironment
-                : PodMutator.credentialEnvironment(fullURI: settings.fullURI, tokenFile: tokenFile)
-        }
-        for extra in settings.extraEnvironment where container.env?.contains(where: { $0.name == extra.name }) != true {
+        if !hasCredentials { additions += plan.credentialEnvironment }
+        for extra in plan.extraEnvironment
+        where container.env?.contains(where: { Self.same($0.name, extra.name) }) != true {
             additions.append(extra.json)
         }
         appendItems(additions, to: container.env, at: path + "/env", into: &operations)
 
-        if container.volumeMounts?.contains(where: { $0.name == settings.volumeName }) != true {
-            appendItems([mount], to: container.volumeMounts, at: path + "/volumeMounts", into: &operations)
+        if container.volumeMounts?.contains(where: { Self.same($0.name, plan.volumeName) }) != true {
+            appendItems([plan.mount], to: container.volumeMounts, at: path + "/volumeMounts", into: &operations)
         }
     }
 

@@ -9,7 +9,10 @@ struct Mutate: AsyncParsableCommand {
         discussion: """
             Prints the mutated pod (-o yaml, the default, or -o json) or only the JSON patch (-o patch), \
             which `kubectl patch --local --type=json --patch-file` applies. The decision goes to stderr. \
-            Without --association or --associations-file, the pod's own service account counts as associated.
+            ServiceAccount documents given with the pod (a multi-document YAML stream or a kind: List) are \
+            applied as the webhook applies watched ones: a role-arn annotation gives IRSA unless the pod is \
+            associated. Without --association, --associations-file or ServiceAccounts, the pod's own service \
+            account counts as associated.
             """)
 
     @Argument(help: "The Pod or AdmissionReview file; - or nothing reads stdin.") var file = "-"
@@ -33,11 +36,21 @@ struct Mutate: AsyncParsableCommand {
             }
             restricted = true
         }
-        let mutation = OfflineMutation(
-            settings: settings, associations: restricted ? AssociationSnapshot(refs, source: "flags") : nil)
         let result: OfflineMutation.Result
         do {
-            let document = try Documents.parse(try readInput(file))
+            let documents = try Documents.parseAll(try readInput(file))
+            let (serviceAccounts, others) = OfflineMutation.splitServiceAccounts(
+                documents, prefix: settings.annotationPrefix, namespace: namespace)
+            guard others.count == 1, let document = others.first else {
+                throw DocumentError(
+                    "expected one Pod or AdmissionReview (and any ServiceAccounts), got \(others.count) other objects")
+            }
+            // Without associations, the pod's own service account counts as associated,
+            // unless ServiceAccounts were given: then they decide (IRSA) like watched ones.
+            let mutation = OfflineMutation(
+                settings: settings,
+                associations: restricted || !serviceAccounts.isEmpty ? AssociationSnapshot(refs, source: "flags") : nil,
+                serviceAccounts: serviceAccounts)
             result = try await mutation.run(document, namespace: namespace)
         } catch let error as DocumentError {
             throw failure("\(file == "-" ? "stdin" : file): \(error)")

@@ -43,6 +43,15 @@ struct MutationOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional. Default: off; on in EKS mode.")
     var stsRegionalEndpoint: Bool?
 
+    @Option(help: "Default audience of IRSA tokens; a ServiceAccount's eks.amazonaws.com/audience overrides it.")
+    var tokenAudience = MutationSettings().irsaAudience
+
+    @Option(help: "Where the IRSA token volume (aws-iam-token) is mounted in containers.")
+    var tokenMountPath = MutationSettings().irsaMountPath
+
+    @Option(help: "Domain of every annotation read on pods and ServiceAccounts (role-arn, skip-containers…).")
+    var annotationPrefix = MutationSettings().annotationPrefix
+
     /// What EKS mode changes when the user did not say otherwise, so pods come out as on
     /// managed EKS: the cluster's region, regional STS, and the IPv6 agent address.
     struct EKSDefaults {
@@ -65,6 +74,9 @@ struct MutationOptions: ParsableArguments {
         // As the reference does, a lifetime under the API server's minimum is raised to it.
         settings.tokenExpiration = max(tokenExpiration, MutationSettings.minimumTokenExpiration)
         settings.tokenExpirationJitter = tokenExpirationJitter
+        settings.irsaAudience = tokenAudience
+        settings.irsaMountPath = tokenMountPath
+        settings.annotationPrefix = annotationPrefix
         settings.region = awsDefaultRegion.flatMap { $0.isEmpty ? nil : $0 } ?? eks?.region
         settings.regionalSTS = stsRegionalEndpoint ?? (eks != nil)
         if let problem = settings.validationError() {

@@ -123,6 +123,73 @@ struct CommandLineTests {
         #expect(output.stdout.isEmpty)
     }
 
+    static let irsaServiceAccount = """
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: web
+          namespace: shop
+          annotations:
+            eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/web
+            eks.amazonaws.com/sts-regional-endpoints: "true"
+        """
+
+    static let irsaPod = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web-0
+          namespace: shop
+        spec:
+          serviceAccountName: web
+          containers:
+            - name: app
+              image: nginx
+        """
+
+    static func irsaEnvironment(_ output: Output) throws -> [String: String] {
+        let pod = try JSONValue.parse(Data(output.stdout.utf8))
+        var environment: [String: String] = [:]
+        if case .array(let containers)? = pod["spec"]?["containers"], case .array(let variables)? = containers.first?["env"] {
+            for variable in variables {
+                environment[variable["name"]?.stringValue ?? ""] = variable["value"]?.stringValue
+            }
+        }
+        return environment
+    }
+
+    @Test("mutate applies ServiceAccounts given beside the pod: a YAML stream, a List, JSON; associations still win")
+    func mutateWithServiceAccounts() async throws {
+        let stream = Self.irsaServiceAccount + "\n---\n" + Self.irsaPod + "\n"
+        let fromStream = try await Self.run(["mutate", "-o", "json"], stdin: Data(stream.utf8))
+        #expect(fromStream.status == 0, "\(fromStream.stderr)")
+        let environment = try Self.irsaEnvironment(fromStream)
+        #expect(environment["AWS_ROLE_ARN"] == "arn:aws:iam::111122223333:role/web")
+        #expect(environment["AWS_WEB_IDENTITY_TOKEN_FILE"] == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token")
+        #expect(environment["AWS_STS_REGIONAL_ENDPOINTS"] == "regional")
+        #expect(environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == nil)
+
+        let list = try Documents.parseAll(Data(stream.utf8))
+        let listJSON = JSONValue.object(["apiVersion": "v1", "kind": "List", "items": .array(list.reversed())])
+        let fromList = try await Self.run(["mutate", "-o", "json"], stdin: listJSON.jsonData)
+        #expect(fromList.status == 0, "\(fromList.stderr)")
+        #expect(try Self.irsaEnvironment(fromList) == environment)
+
+        // With an association for the same ServiceAccount, Pod Identity wins and the
+        // ServiceAccount's sts-regional-endpoints still applies.
+        let associated = try await Self.run(
+            ["mutate", "-o", "json", "--association", "shop/web"], stdin: Data(stream.utf8))
+        let podIdentity = try Self.irsaEnvironment(associated)
+        #expect(podIdentity["AWS_ROLE_ARN"] == nil)
+        #expect(podIdentity["AWS_CONTAINER_CREDENTIALS_FULL_URI"] != nil)
+        #expect(podIdentity["AWS_STS_REGIONAL_ENDPOINTS"] == "regional")
+
+        // Two pods are one too many.
+        let twoPods = try await Self.run(["mutate"], stdin: Data((Self.irsaPod + "\n---\n" + Self.irsaPod).utf8))
+        #expect(twoPods.status != 0)
+        #expect(twoPods.stderr.contains("expected one Pod or AdmissionReview"))
+    }
+
     @Test("a missing file and a bad flag value are clear errors")
     func mutateBadArguments() async throws {
         let missing = try await Self.run(["mutate", "/nonexistent/pod.yaml"])
@@ -174,13 +241,17 @@ struct CommandLineTests {
     func referenceFlags() async throws {
         let output = try await Self.run([
             "--in-cluster=false", "--kubeconfig", "/tmp/kc", "--namespace=eks", "--annotation-prefix",
-            "eks.amazonaws.com",
+            "eks.amazonaws.com", "--token-audience", "sts.amazonaws.com",
             "--token-expiration=86400", "--sts-regional-endpoint=false", "--port=8443", "--version",
         ])
         #expect(output.status == 0, "\(output.stderr)")
         #expect(output.stdout.contains(PodIdentityVersion.current))
-        for flag in ["in-cluster", "kubeconfig", "namespace", "annotation-prefix"] {
+        for flag in ["in-cluster", "kubeconfig", "namespace"] {
             #expect(output.stderr.contains("--\(flag) of the reference webhook has no effect"))
+        }
+        // IRSA's flags mean something here now.
+        for flag in ["annotation-prefix", "token-audience"] {
+            #expect(!output.stderr.contains("--\(flag) of the reference webhook"))
         }
     }
 

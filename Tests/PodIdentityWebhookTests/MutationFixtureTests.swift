@@ -15,9 +15,14 @@ struct MutationFixtureTests {
 
     static func review(_ fixture: Fixture) async throws -> Result {
         let random = FixedRandomSource(fixture.randomValue)
-        let reviewer = AdmissionReviewer(mutator: PodMutator(settings: try fixture.settings(), random: random))
+        let settings = try fixture.settings()
+        let reviewer = AdmissionReviewer(mutator: PodMutator(settings: settings, random: random))
         let associations = fixture.associations
-        let outcome = try await reviewer.review(try fixture.reviewBody()) { associations.contains($0) }
+        let accounts = Dictionary(
+            fixture.serviceAccounts(prefix: settings.annotationPrefix).map { ($0.ref, $0) }) { _, last in last }
+        let outcome = try await reviewer.review(
+            try fixture.reviewBody(), isAssociated: { associations.contains($0) },
+            serviceAccount: { ref, _ in accounts[ref] })
         return Result(outcome: outcome, random: random)
     }
 
@@ -86,13 +91,26 @@ struct MutationFixtureTests {
         }
         if let warning = fixture.expectedWarning {
             #expect(outcome.warnings.contains { $0.contains(warning) }, "warnings: \(outcome.warnings)")
-            #expect(outcome.decision == .error)
+            if !fixture.expectedPatched { #expect(outcome.decision == .error) }
         } else {
             #expect(outcome.warnings.isEmpty)
         }
         for range in result.random.requestedRanges {
             #expect(range == MutationSettings.jitterFloor...MutationSettings.maximumTokenExpiration)
         }
+    }
+
+    @Test("mutate (the offline path, ServiceAccounts given beside the pod) gives the same pod and decision",
+        arguments: Fixture.all.filter { $0.pod != nil })
+    func offlineAgrees(_ fixture: Fixture) async throws {
+        let settings = try fixture.settings()
+        let mutation = OfflineMutation(
+            settings: settings, associations: fixture.associations,
+            serviceAccounts: fixture.serviceAccounts(prefix: settings.annotationPrefix),
+            random: FixedRandomSource(fixture.randomValue))
+        let result = try await mutation.run(try JSONValue.parse(try fixture.reviewBody()), namespace: nil)
+        #expect(result.mutatedPod == (fixture.expectedPatched ? fixture.expectedPod : fixture.pod))
+        #expect(result.outcome.decision == (try await Self.review(fixture)).outcome.decision)
     }
 
     @Test("kubectl patch --local gives the same pod", arguments: Fixture.all.filter(\.expectedPatched))

@@ -26,6 +26,44 @@ public enum Documents {
         return value
     }
 
+    /// Every object of the input: a multi-document YAML stream (`---`), one JSON value, and the
+    /// items of a `kind: List` (as `kubectl get -o yaml` prints several objects), flattened.
+    public static func parseAll(_ data: Data) throws(DocumentError) -> [JSONValue] {
+        let trimmed = data.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
+        var documents: [JSONValue] = []
+        if let first = trimmed.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+            let value = try? JSONValue.parse(data)
+        {
+            documents = [value]
+        } else {
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw DocumentError("input is not UTF-8 text")
+            }
+            do {
+                // The sequence stops at a parse error and keeps it in `error`.
+                var sequence = try Yams.load_all(yaml: text)
+                while let loaded = sequence.next() {
+                    guard let value = JSONValue(any: loaded) else {
+                        throw DocumentError("input holds values JSON cannot represent")
+                    }
+                    documents.append(value)
+                }
+                if let error = sequence.error { throw error }
+            } catch let error as DocumentError {
+                throw error
+            } catch {
+                throw DocumentError("input is neither valid JSON nor valid YAML: \(error)")
+            }
+        }
+        let flattened = documents.flatMap { document -> [JSONValue] in
+            if document == .null { return [] }
+            if document["kind"]?.stringValue == "List", case .array(let items)? = document["items"] { return items }
+            return [document]
+        }
+        guard !flattened.isEmpty else { throw DocumentError("input is empty") }
+        return flattened
+    }
+
     /// YAML with sorted keys, as `kubectl get -o yaml` prints.
     public static func yaml(_ value: JSONValue) throws -> String {
         try Yams.dump(object: value.anyValue, indent: 2, width: -1, allowUnicode: true, sortKeys: true)

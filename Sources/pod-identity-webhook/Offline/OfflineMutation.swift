@@ -6,13 +6,40 @@ import PodIdentityCore
 public struct OfflineMutation: Sendable {
     public let reviewer: AdmissionReviewer
     public let associations: AssociationSnapshot?
+    public let serviceAccounts: [ServiceAccountRef: ServiceAccountInfo]
 
     /// `associations` nil means "treat the pod's own service account as associated".
+    /// `serviceAccounts` are the ServiceAccounts given beside the pod, applied as a watched
+    /// one would be (IRSA, and their overrides in both modes).
     public init(
-        settings: MutationSettings, associations: AssociationSnapshot?, random: any RandomSource = SystemRandomSource()
+        settings: MutationSettings, associations: AssociationSnapshot?, serviceAccounts: [ServiceAccountInfo] = [],
+        random: any RandomSource = SystemRandomSource()
     ) {
         reviewer = AdmissionReviewer(mutator: PodMutator(settings: settings, random: random))
         self.associations = associations
+        self.serviceAccounts = Dictionary(serviceAccounts.map { ($0.ref, $0) }) { _, last in last }
+    }
+
+    /// The ServiceAccount objects among `documents`, read with `prefix`; the rest, in order.
+    public static func splitServiceAccounts(
+        _ documents: [JSONValue], prefix: String, namespace: String?
+    ) -> (serviceAccounts: [ServiceAccountInfo], others: [JSONValue]) {
+        var accounts: [ServiceAccountInfo] = [], others: [JSONValue] = []
+        for document in documents {
+            guard document["kind"]?.stringValue == "ServiceAccount", let name = document["metadata"]?["name"]?.stringValue
+            else {
+                others.append(document)
+                continue
+            }
+            let ref = ServiceAccountRef(
+                namespace: document["metadata"]?["namespace"]?.stringValue ?? namespace ?? "default", name: name)
+            var annotations: [(key: String, value: String)] = []
+            if case .object(let members)? = document["metadata"]?["annotations"] {
+                for (key, value) in members { if let text = value.stringValue { annotations.append((key, text)) } }
+            }
+            accounts.append(ServiceAccountInfo(ref: ref, annotations: annotations, prefix: prefix))
+        }
+        return (accounts, others)
     }
 
     public struct Result: Sendable {
@@ -56,12 +83,12 @@ public struct OfflineMutation: Sendable {
         case let kind:
             throw DocumentError("expected a Pod or an AdmissionReview, got kind \(kind.map { "\"\($0)\"" } ?? "none")")
         }
-        let associations = self.associations
+        let associations = self.associations, serviceAccounts = self.serviceAccounts
         let outcome: ReviewOutcome
         do {
-            outcome = try await reviewer.review(review.jsonData) { ref in
-                associations?.contains(ref) ?? true
-            }
+            outcome = try await reviewer.review(
+                review.jsonData, isAssociated: { ref in associations?.contains(ref) ?? true },
+                serviceAccount: { ref, _ in serviceAccounts[ref] })
         } catch {
             throw DocumentError(error.description)
         }

@@ -66,6 +66,20 @@ struct Fixture: CustomTestStringConvertible, Sendable {
         return try MutationOptions.parse(arguments).settings()
     }
 
+    /// The fixture's `serviceAccounts`: `{namespace, name, annotations}`, as a watch sees them.
+    func serviceAccounts(prefix: String) -> [ServiceAccountInfo] {
+        guard case .array(let items)? = document["serviceAccounts"] else { return [] }
+        return items.compactMap { item in
+            guard let namespace = item["namespace"]?.stringValue, let name = item["name"]?.stringValue else { return nil }
+            var annotations: [(key: String, value: String)] = []
+            if case .object(let members)? = item["annotations"] {
+                for (key, value) in members { if let text = value.stringValue { annotations.append((key, text)) } }
+            }
+            return ServiceAccountInfo(
+                ref: ServiceAccountRef(namespace: namespace, name: name), annotations: annotations, prefix: prefix)
+        }
+    }
+
     var associations: AssociationSnapshot {
         guard case .array(let items)? = document["associations"] else { return .empty }
         return AssociationSnapshot(
