@@ -80,6 +80,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Kubernetes: the ServiceAccount list/watch client and cache (IRSA and the ServiceAccount
+        // annotations). On Core and Sources only, like AWS.
+        .target(
+            name: "PodIdentityKubernetes",
+            dependencies: [
+                "PodIdentityCore",
+                "PodIdentitySources",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTPS server, TLS with certificate reload, health, metrics, logging. No AWS, no Kubernetes.
         .target(
             name: "PodIdentityServer",
@@ -114,6 +132,7 @@ let package = Package(
                 "PodIdentityFileSource",
                 "PodIdentityServer",
                 "PodIdentityAWS",
+                "PodIdentityKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

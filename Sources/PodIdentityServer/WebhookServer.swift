@@ -18,6 +18,8 @@ import UnixSignals
 public struct WebhookServer: Sendable {
     public let configuration: WebhookConfiguration
     public let source: any AssociationSource
+    /// The followed ServiceAccounts (`--watch-service-accounts`), or nil.
+    public let serviceAccounts: (any ServiceAccountLookup & Service)?
     public let certificates: CertificateStore
     public let metrics: WebhookMetrics
     public let logger: Logger
@@ -26,6 +28,7 @@ public struct WebhookServer: Sendable {
     public init(
         configuration: WebhookConfiguration,
         source: any AssociationSource,
+        serviceAccounts: (any ServiceAccountLookup & Service)? = nil,
         certificates: CertificateStore,
         metrics: WebhookMetrics = WebhookMetrics(),
         random: any RandomSource = SystemRandomSource(),
@@ -33,6 +36,7 @@ public struct WebhookServer: Sendable {
     ) {
         self.configuration = configuration
         self.source = source
+        self.serviceAccounts = serviceAccounts
         self.certificates = certificates
         self.metrics = metrics
         self.random = random
@@ -53,9 +57,8 @@ public struct WebhookServer: Sendable {
         // stops accepting reviews before anything they need goes away.
         return ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: source), .init(service: certificates), .init(service: metricsApp),
-                    .init(service: webhook),
+                services: [.init(service: source)] + (serviceAccounts.map { [.init(service: $0)] } ?? []) + [
+                    .init(service: certificates), .init(service: metricsApp), .init(service: webhook),
                 ],
                 gracefulShutdownSignals: gracefulShutdownSignals,
                 cancellationSignals: [],
@@ -68,7 +71,7 @@ public struct WebhookServer: Sendable {
         let router = Router()
         let handler = MutateHandler(
             reviewer: AdmissionReviewer(mutator: PodMutator(settings: configuration.mutation, random: random)),
-            source: source, metrics: metrics, maxBodySize: configuration.maxBodySize,
+            source: source, serviceAccounts: serviceAccounts, metrics: metrics, maxBodySize: configuration.maxBodySize,
             readTimeout: configuration.readTimeout)
         router.post("/mutate") { request, context in
             try await handler.handle(request, logger: context.logger)
@@ -90,7 +93,7 @@ public struct WebhookServer: Sendable {
 
     func makeMetricsApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
-        let metrics = self.metrics, source = self.source
+        let metrics = self.metrics, source = self.source, serviceAccounts = self.serviceAccounts
         router.get("/metrics") { _, _ in
             metrics.setAssociations(source.snapshot.count)
             var headers = HTTPFields()
@@ -102,7 +105,26 @@ public struct WebhookServer: Sendable {
         if configuration.debuggingHandlers {
             router.get("/debug/associations") { _, _ in
                 let snapshot = source.snapshot
-                let body = JSONValue.object([
+                var members: [String: JSONValue] = [:]
+                if let serviceAccounts {
+                    members["serviceAccounts"] = .object([
+                        "ready": .bool(serviceAccounts.isReady),
+                        "watch": .object(serviceAccounts.debugStatus.mapValues(JSONValue.string)),
+                        "annotated": .array(
+                            serviceAccounts.annotatedServiceAccounts.map { account in
+                                var item: [String: JSONValue] = [
+                                    "namespace": .string(account.ref.namespace),
+                                    "serviceAccount": .string(account.ref.name),
+                                ]
+                                if let role = account.roleARN { item["roleArn"] = .string(role) }
+                                if let audience = account.audience { item["audience"] = .string(audience) }
+                                if let sts = account.regionalSTS { item["stsRegionalEndpoints"] = .bool(sts) }
+                                if let seconds = account.tokenExpiration { item["tokenExpiration"] = .integer(seconds) }
+                                return .object(item)
+                            }),
+                    ])
+                }
+                let body = JSONValue.object(members.merging([
                     "source": .string(snapshot.source),
                     "ready": .bool(source.isReady),
                     "count": .integer(Int64(snapshot.count)),
@@ -113,7 +135,7 @@ public struct WebhookServer: Sendable {
                         snapshot.serviceAccounts.sorted().map {
                             .object(["namespace": .string($0.namespace), "serviceAccount": .string($0.name)])
                         }),
-                ])
+                ]) { $1 })
                 var headers = HTTPFields()
                 headers[.contentType] = "application/json"
                 return Response(
@@ -130,13 +152,18 @@ public struct WebhookServer: Sendable {
     }
 
     private func addHealthRoutes(to router: Router<BasicRequestContext>) {
-        let source = self.source
+        let source = self.source, serviceAccounts = self.serviceAccounts
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             guard source.isReady else {
                 return Response(
                     status: .serviceUnavailable,
                     body: ResponseBody(byteBuffer: ByteBuffer(string: "associations not loaded yet\n")))
+            }
+            if let serviceAccounts, !serviceAccounts.isReady {
+                return Response(
+                    status: .serviceUnavailable,
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "ServiceAccounts not listed yet\n")))
             }
             return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
         }

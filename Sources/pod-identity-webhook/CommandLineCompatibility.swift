@@ -54,10 +54,10 @@ enum CommandLineCompatibility {
 
     /// The reference's flags that have no effect here, and whether they take a value.
     static let ignoredReferenceFlags: [String: Bool] = [
-        "kubeconfig": true, "kube-api": true, "in-cluster": false, "service-name": true, "namespace": true,
+        "kube-api": true, "in-cluster": false, "service-name": true, "namespace": true,
         "tls-secret": true,
         "watch-config-map": false, "compose-role-arn": false, "resync-period": true,
-        "service-account-lookup-grace-period": true, "tls-cipher-suites": true,
+        "tls-cipher-suites": true,
         // klog's flags, which the reference also accepts
         "v": true, "logtostderr": false, "alsologtostderr": false, "stderrthreshold": true, "log-dir": true,
         "log-file": true, "vmodule": true, "skip-headers": false, "one-output": false,

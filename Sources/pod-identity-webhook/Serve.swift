@@ -43,6 +43,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Associations") var associationOptions: AssociationOptions
     @OptionGroup(title: "Mutation") var mutationOptions: MutationOptions
     @OptionGroup(title: "EKS") var eksOptions: EKSOptions
+    @OptionGroup(title: "ServiceAccounts (IRSA)") var serviceAccountOptions: ServiceAccountOptions
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
@@ -113,7 +114,9 @@ struct Serve: AsyncParsableCommand {
         }
         let mutationOptions = self.mutationOptions
         // Checked now, so a bad mutation flag is a usage error before anything starts.
-        _ = try mutationOptions.settings()
+        let settings = try mutationOptions.settings()
+        configuration.serviceAccounts = try serviceAccountOptions.configuration(
+            environment: environment, annotationPrefix: settings.annotationPrefix)
         configuration.mutation = { try mutationOptions.settings(eks: $0) }
         return configuration
     }

@@ -44,15 +44,13 @@ struct EKSSourceStateMachine {
     private var negative: [ServiceAccountRef: Instant] = [:]
     private var inFlight: Set<ServiceAccountRef> = []
     private var addedByLookup: [ServiceAccountRef: Instant] = [:]
-    private var tokens: Double
-    private var tokensAt: Instant
+    private var bucket: TokenBucket
 
     init(configuration: Configuration, now: Instant) {
         self.configuration = configuration
         snapshot = AssociationSnapshot(
             [], source: "eks:\(configuration.cluster)", createdAt: Date(timeIntervalSince1970: 0))
-        tokens = configuration.burst
-        tokensAt = now
+        bucket = TokenBucket(rate: configuration.rate, burst: configuration.burst, now: now)
     }
 
     /// The negative-cache entry of `ref`, if one is live at `now`, for debugging.
@@ -70,11 +68,7 @@ struct EKSSourceStateMachine {
             negative[ref] = nil
         }
         if inFlight.contains(ref) { return .wait }
-        // Token bucket: refill, then take one.
-        tokens = min(configuration.burst, tokens + (now - tokensAt).inSeconds * configuration.rate)
-        tokensAt = now
-        guard tokens >= 1 else { return .answer(.rateLimited) }
-        tokens -= 1
+        guard bucket.take(now: now) else { return .answer(.rateLimited) }
         inFlight.insert(ref)
         return .lookUp
     }

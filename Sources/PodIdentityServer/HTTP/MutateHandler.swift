@@ -14,6 +14,7 @@ import PodIdentitySources
 struct MutateHandler: Sendable {
     let reviewer: AdmissionReviewer
     let source: any AssociationSource
+    let serviceAccounts: (any ServiceAccountLookup)?
     let metrics: WebhookMetrics
     let maxBodySize: Int
     let readTimeout: Duration
@@ -25,14 +26,15 @@ struct MutateHandler: Sendable {
             let body = try await readBody(request)
             let outcome: ReviewOutcome
             do {
-                outcome = try await reviewer.review(Data(buffer: body, byteTransferStrategy: .noCopy)) {
-                    await source.isAssociated($0)
-                }
+                let serviceAccounts = self.serviceAccounts
+                outcome = try await reviewer.review(
+                    Data(buffer: body, byteTransferStrategy: .noCopy), isAssociated: { await source.isAssociated($0) },
+                    serviceAccount: { ref, wait in await serviceAccounts?.serviceAccount(ref, waitIfMissing: wait) })
             } catch {
                 throw HTTPError(.badRequest, message: "invalid AdmissionReview: \(error.description)")
             }
             let elapsed = ContinuousClock.now - start
-            metrics.record(outcome.decision, duration: elapsed.nanosecondsClamped)
+            metrics.record(outcome.decision, method: outcome.method, duration: elapsed.nanosecondsClamped)
             log(outcome, elapsed: elapsed, logger: logger)
             var headers = HTTPFields()
             headers[.contentType] = "application/json"

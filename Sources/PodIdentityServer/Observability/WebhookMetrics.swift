@@ -7,6 +7,7 @@ import Prometheus
 /// server (and each test) has its own registry.
 public final class WebhookMetrics: Sendable {
     public static let reviewsLabel = "pod_identity_webhook_reviews_total"
+    static let podCountLabel = "pod_identity_webhook_pod_count"
     public static let rejectedLabel = "pod_identity_webhook_rejected_requests_total"
     public static let durationLabel = "pod_identity_webhook_review_duration_seconds"
     public static let associationsLabel = "pod_identity_webhook_associations"
@@ -43,10 +44,15 @@ public final class WebhookMetrics: Sendable {
         associations = CoreMetrics.Meter(label: Self.associationsLabel, factory: factory)
     }
 
-    /// Counts a review answered with an `AdmissionReview`, and its latency.
-    public func record(_ decision: ReviewDecision, duration nanoseconds: Int64) {
+    /// Counts a review answered with an `AdmissionReview`, and its latency; a mutated pod also
+    /// counts in the reference's `pod_identity_webhook_pod_count{method}`.
+    public func record(_ decision: ReviewDecision, method: CredentialMethod? = nil, duration nanoseconds: Int64) {
         reviews[decision]?.increment()
         duration.recordNanoseconds(nanoseconds)
+        if decision == .mutated, let method {
+            CoreMetrics.Counter(label: Self.podCountLabel, dimensions: [("method", method.rawValue)], factory: factory)
+                .increment()
+        }
     }
 
     /// Counts a request refused with an HTTP error (`status` 400, 408, 413, 415…).

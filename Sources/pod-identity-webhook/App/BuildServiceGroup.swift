@@ -5,6 +5,7 @@ import Logging
 import PodIdentityAWS
 import PodIdentityCore
 import PodIdentityFileSource
+import PodIdentityKubernetes
 import PodIdentityServer
 import PodIdentitySources
 import ServiceLifecycle
@@ -65,8 +66,15 @@ func buildServiceGroup(
         server.mutation = try configuration.mutation(defaults)
     }
 
+    let serviceAccounts = configuration.serviceAccounts.map { settings in
+        logger.info("following ServiceAccounts", metadata: ["k8s.api": "\(settings.kubernetes)"])
+        return ServiceAccountSource(
+            kubernetes: settings.kubernetes, configuration: settings.source, metrics: metrics.metricsFactory,
+            logger: logger)
+    }
     return try WebhookServer(
-        configuration: server, source: source, certificates: certificates, metrics: metrics, logger: logger
+        configuration: server, source: source, serviceAccounts: serviceAccounts, certificates: certificates,
+        metrics: metrics, logger: logger
     ).makeServiceGroup(gracefulShutdownSignals: gracefulShutdownSignals, onListening: onListening)
 }
 

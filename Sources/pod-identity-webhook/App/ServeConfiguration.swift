@@ -1,6 +1,7 @@
 import Foundation
 import PodIdentityAWS
 import PodIdentityCore
+import PodIdentityKubernetes
 import PodIdentityServer
 
 /// Everything `serve` runs with, parsed and checked: what `Serve` builds from the command line
@@ -32,11 +33,19 @@ struct ServeConfiguration {
         var source: EKSAssociationSource.Configuration
     }
 
+    /// `--watch-service-accounts`: how to reach the API server and how to follow.
+    struct ServiceAccounts {
+        var kubernetes: KubernetesConfiguration
+        var source: ServiceAccountSource.Configuration
+    }
+
     /// Listeners, timeouts, debugging handlers. Its `mutation` is set by `buildServiceGroup`
     /// from `mutation` below.
     var server = WebhookConfiguration()
     var certificates = Certificates.development
     var associations = Associations.fixed([])
+    /// nil: no Kubernetes API access at all (the default, zero RBAC).
+    var serviceAccounts: ServiceAccounts?
     /// The mutation settings; EKS mode passes the cluster's facts (region, IP family) so that
     /// what the user did not set comes out as on managed EKS.
     var mutation: (MutationOptions.EKSDefaults?) throws -> MutationSettings = { _ in MutationSettings() }
