@@ -208,6 +208,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PodIdentityKubernetesTests",
+            dependencies: [
+                "PodIdentityKubernetes",
+                "PodIdentityCore",
+                "PodIdentitySources",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PodIdentityServerTests",
             dependencies: [
                 "PodIdentityServer",
@@ -232,6 +241,7 @@ let package = Package(
                 "pod-identity-webhook",
                 "PodIdentityAWS",
                 "PodIdentityAWSTestSupport",
+                "PodIdentityKubernetes",
                 "PodIdentityCore",
                 "PodIdentityServer",
                 "PodIdentityTestSupport",
