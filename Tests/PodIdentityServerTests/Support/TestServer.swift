@@ -27,6 +27,7 @@ struct TestServer {
     static func with<T>(
         configure: (inout WebhookConfiguration) -> Void = { _ in },
         source: (any AssociationSource)? = nil,
+        serviceAccounts: (any ServiceAccountLookup & Service)? = nil,
         certificates: CertificateStore? = nil,
         random: any RandomSource = SystemRandomSource(),
         _ body: (TestServer) async throws -> T
@@ -42,7 +43,7 @@ struct TestServer {
         let server = WebhookServer(
             configuration: configuration,
             source: source ?? StaticAssociationSource([ServiceAccountRef(namespace: "default", name: "app")]),
-            certificates: certificates, random: random, logger: logger)
+            serviceAccounts: serviceAccounts, certificates: certificates, random: random, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: (WebhookServer.Listener, Int).self)
         let group = try server.makeServiceGroup(gracefulShutdownSignals: []) { listener, port in
             continuation.yield((listener, port))

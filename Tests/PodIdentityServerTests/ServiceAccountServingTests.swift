@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import PodIdentityCore
+import PodIdentityServer
+import PodIdentitySources
+import PodIdentityTestSupport
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// ServiceAccounts as the server sees them: an in-memory lookup behind the protocol (the
+/// Kubernetes list/watch source is tested against its stand-in elsewhere).
+final class FakeServiceAccounts: ServiceAccountLookup, Service {
+    private let state = Mutex<(ready: Bool, accounts: [ServiceAccountRef: ServiceAccountInfo], waits: Int)>(
+        (false, [:], 0))
+
+    func set(ready: Bool) { state.withLock { $0.ready = ready } }
+    func put(_ info: ServiceAccountInfo) { state.withLock { $0.accounts[info.ref] = info } }
+    var waits: Int { state.withLock { $0.waits } }
+
+    var isReady: Bool { state.withLock { $0.ready } }
+    func serviceAccount(_ ref: ServiceAccountRef, waitIfMissing: Bool) async -> ServiceAccountInfo? {
+        state.withLock { state in
+            if waitIfMissing { state.waits += 1 }
+            return state.accounts[ref]
+        }
+    }
+    var annotatedServiceAccounts: [ServiceAccountInfo] {
+        state.withLock { $0.accounts.values.filter(\.isInteresting) }.sorted { $0.ref < $1.ref }
+    }
+    var debugStatus: [String: String] { ["fake": "true"] }
+    func run() async throws { try? await gracefulShutdown() }
+}
+
+@Suite("Serving with ServiceAccounts", .serialized, .timeLimit(.minutes(2)))
+struct ServiceAccountServingTests {
+    static func decodedPatch(_ body: Data) throws -> String {
+        let review = try JSONValue.parse(body)
+        let patch = try #require(review["response"]?["patch"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+        return String(decoding: patch, as: UTF8.self)
+    }
+
+    @Test("/readyz waits for the first listing; IRSA and Pod Identity over HTTP; /debug lists role ARNs; pod_count{method}")
+    func irsaOverHTTP() async throws {
+        let accounts = FakeServiceAccounts()
+        accounts.put(
+            ServiceAccountInfo(
+                ref: ServiceAccountRef(namespace: "default", name: "irsa"), roleARN: "arn:aws:iam::111122223333:role/irsa",
+                regionalSTS: true))
+        accounts.put(ServiceAccountInfo(ref: ServiceAccountRef(namespace: "default", name: "app"), regionalSTS: true))
+        let client = try TestCertificates.client(trusting: WebhookServerTests.certificate.certificatePEM)
+        defer { client.shutdownInBackground() }
+        try await TestServer.with(
+            configure: { $0.debuggingHandlers = true }, serviceAccounts: accounts,
+            certificates: try WebhookServerTests.store()
+        ) { server in
+            #expect(try await WebhookServerTests.get(client, server.metricsBase + "/readyz").status == 503)
+            accounts.set(ready: true)
+            #expect(try await WebhookServerTests.get(client, server.metricsBase + "/readyz").status == 200)
+
+            let irsa = try await WebhookServerTests.post(
+                client, server.base + "/mutate", body: Reviews.body(object: Reviews.pod(serviceAccount: "irsa")))
+            let irsaPatch = try Self.decodedPatch(irsa.body)
+            #expect(irsaPatch.contains("AWS_ROLE_ARN") && irsaPatch.contains("aws-iam-token"))
+            #expect(irsaPatch.contains("AWS_STS_REGIONAL_ENDPOINTS"))
+            #expect(!irsaPatch.contains("pod-identity"))
+
+            // default/app is associated (the TestServer's static source): Pod Identity, with the
+            // ServiceAccount's sts-regional-endpoints, and no wait for it.
+            let waitsBefore = accounts.waits
+            let associated = try await WebhookServerTests.post(
+                client, server.base + "/mutate", body: Reviews.body(object: Reviews.pod(serviceAccount: "app")))
+            let podIdentityPatch = try Self.decodedPatch(associated.body)
+            #expect(podIdentityPatch.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+            #expect(podIdentityPatch.contains("AWS_STS_REGIONAL_ENDPOINTS"))
+            #expect(accounts.waits == waitsBefore)
+
+            let debug = try await WebhookServerTests.get(client, server.metricsBase + "/debug/associations")
+            let listed = try JSONValue.parse(Data(debug.body.utf8))
+            #expect(listed["serviceAccounts"]?["ready"] == true)
+            guard case .array(let annotated)? = listed["serviceAccounts"]?["annotated"] else {
+                Issue.record("no annotated ServiceAccounts in \(debug.body)")
+                return
+            }
+            #expect(annotated.contains { $0["roleArn"] == "arn:aws:iam::111122223333:role/irsa" })
+
+            let metrics = try await WebhookServerTests.get(client, server.metricsBase + "/metrics").body
+            #expect(metrics.contains(#"pod_identity_webhook_pod_count{method="sts_web_identity"} 1"#))
+            #expect(metrics.contains(#"pod_identity_webhook_pod_count{method="container_credentials"} 1"#))
+        }
+    }
+}
