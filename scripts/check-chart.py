@@ -13,15 +13,23 @@ For each values file ("default" = the chart's own values) it:
       against the newest Kubernetes version it ships; the cert-manager and prometheus-operator
       kinds against the JSON schemas in scripts/chart-schemas/ (kubernetes-validate has none);
   (d) asserts the chart's promises on the parsed objects only (it never recomputes from the values
-      what a template should produce): no RBAC; the objects point at each other (webhook ->
+      what a template should produce; it reads from a values file only whether it asks for
+      `serviceAccounts.watch`, and the association pairs the binary is probed with): without
+      serviceAccounts.watch, no RBAC object and no API token in the pods; with it, exactly one
+      ClusterRole (get, list, watch on serviceaccounts, nothing else), exactly one
+      ClusterRoleBinding of it to the pods' ServiceAccount in the release namespace, the token
+      mounted, --watch-service-accounts in the args, and IRSA working in the binary with the
+      chart's flags; the objects point at each other (webhook ->
       Service -> named container ports <- probes and flags; selectors -> the webhook pods; the
       mounted TLS Secret; the associations ConfigMap, read by the binary itself); every container
-      flag is one `BINARY serve --help` lists; --miss-lookup-timeout is below timeoutSeconds; the
-      hardening; the certificate's names; the checksum annotation follows the configuration.
+      flag is one `BINARY serve --help` lists; --miss-lookup-timeout (plus, when watching,
+      --service-account-lookup-grace-period) is below timeoutSeconds; the hardening; the
+      certificate's names; the checksum annotation follows the configuration.
 With --bad-values, it checks that misspelt keys and bad combinations fail with a clear message.
 
 Prints one summary line per values file, "LABEL: tls=MODE associations=SOURCE: ...: ok" (the mode
-as read from the render); exits 1 with every failure listed if anything is wrong.
+as read from the render; before the status, "no RBAC" or what watching ServiceAccounts added);
+exits 1 with every failure listed if anything is wrong.
 """
 import argparse
 import base64
@@ -48,9 +56,18 @@ CRD_SCHEMAS = os.path.join(ROOT, "scripts", "chart-schemas")
 RELEASE = "pod-identity-webhook"
 NAMESPACE = "pod-identity-webhook"
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+# The one rule of the ClusterRole with serviceAccounts.watch (verbs compared sorted).
+SERVICE_ACCOUNT_RULES = [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}]
+API_TOKEN_DIRECTORY = "/var/run/secrets/kubernetes.io/serviceaccount"  # where automount puts the token
 SKIP_LABEL = "eks.amazonaws.com/skip-pod-identity-webhook"
 MISS_LOOKUP_DEFAULT = "1s"  # `serve --help`: the binary's default --miss-lookup-timeout
 API_TIMEOUT_DEFAULT = 10  # the API server's default timeoutSeconds
+GRACE_PERIOD_DEFAULT = "1s"  # `serve --help`: --service-account-lookup-grace-period
+# `serve --help`: --annotation-prefix, --token-mount-path, --token-audience
+ANNOTATION_PREFIX_DEFAULT = "eks.amazonaws.com"
+IRSA_MOUNT_PATH_DEFAULT = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+IRSA_AUDIENCE_DEFAULT = "sts.amazonaws.com"
 
 
 class Checker:
@@ -201,10 +218,18 @@ def named_port(container, reference):
     return None
 
 
-def run_mutate(binary, arguments, namespace, account):
-    pod = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": namespace},
-                          "spec": {"serviceAccountName": account, "containers": [{"name": "app", "image": "busybox"}]}})
-    return subprocess.run([binary, "mutate", *arguments], input=pod, capture_output=True, text=True, check=False)
+def run_mutate(binary, arguments, namespace, account, documents=()):
+    """`BINARY mutate` of a probe pod, with `documents` (e.g. its ServiceAccount) given before it."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": namespace},
+           "spec": {"serviceAccountName": account, "containers": [{"name": "app", "image": "busybox"}]}}
+    stream = yaml.safe_dump_all([*documents, pod])
+    return subprocess.run([binary, "mutate", *arguments], input=stream, capture_output=True, text=True, check=False)
+
+
+def mutation_arguments(flags, mutate_flags):
+    """The chart's flags that `mutate` shares with `serve`, but the association source."""
+    return [name if value is None else f"{name}={value}" for name, value in flags.items()
+            if name in mutate_flags and name not in ("--associations-file", "--association")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +239,6 @@ def run_mutate(binary, arguments, namespace, account):
 def check_pod(check, deployment, serve_flags):
     """The pod template: hardening, flags `serve` knows, ports and probes that agree. Returns the flags."""
     pod = deployment["spec"]["template"]["spec"]
-    check.equal(pod.get("automountServiceAccountToken"), False, "automountServiceAccountToken (no API access)")
     security = pod.get("securityContext") or {}
     check.equal(security.get("runAsNonRoot"), True, "pod runAsNonRoot")
     check.expect(security.get("runAsUser") not in (None, 0), f"pod runAsUser is set and not root: {security}")
@@ -449,11 +473,111 @@ def check_associations(check, source, user_values, objects, webhook, pod, flags,
 
 def check_mutation_flags(check, flags, binary, mutate_flags):
     """The mutation flags the chart renders are accepted, values included, by the binary's `mutate`."""
-    arguments = [name if value is None else f"{name}={value}" for name, value in flags.items()
-                 if name in mutate_flags and name not in ("--associations-file", "--association")]
+    arguments = mutation_arguments(flags, mutate_flags)
     output = run_mutate(binary, ["-o", "json", *arguments], "shop", "default")
     check.expect(output.returncode == 0,
                  f"`mutate {' '.join(arguments)}` refuses the chart's mutation flags: {output.stderr.strip()}")
+
+
+def watch_requested(user_values):
+    """Whether the values file asks for `serviceAccounts.watch` (the chart's default is off)."""
+    return (user_values.get("serviceAccounts") or {}).get("watch") is True
+
+
+def check_service_accounts(check, watch, objects, deployment, webhook, source, flags, binary, mutate_flags):
+    """RBAC and the API token. Without serviceAccounts.watch: no RBAC object, no token, no watch.
+    With it: exactly the read-only ServiceAccounts ClusterRole, bound to the pods' ServiceAccount,
+    the token mounted, the watch flag, and IRSA working with the chart's flags. Returns a summary."""
+    pod = deployment["spec"]["template"]["spec"]
+    rbac = [(path, document) for path, document in objects if document.get("kind") in RBAC_KINDS
+            or document.get("apiVersion", "").startswith("rbac.authorization.k8s.io/")]
+    watching = "--watch-service-accounts" in flags and flags["--watch-service-accounts"] in (None, "true")
+    containers = (pod.get("containers") or []) + (pod.get("initContainers") or [])
+    token_mounts = [mount.get("mountPath") for container in containers
+                    for mount in container.get("volumeMounts") or []
+                    if (mount.get("mountPath") or "").rstrip("/").startswith(API_TOKEN_DIRECTORY)]
+    token_volumes = [volume.get("name") for volume in pod.get("volumes") or [] if any(
+        "serviceAccountToken" in item for item in (volume.get("projected") or {}).get("sources") or [])]
+    accounts = of_kind(objects, "ServiceAccount")
+
+    if not watch:
+        for path, document in rbac:
+            name = f"{document.get('kind')}/{document.get('metadata', {}).get('name')}"
+            check.expect(False, f"{path}: RBAC object {name} without serviceAccounts.watch "
+                                "(the webhook then needs no Kubernetes API access)")
+        check.equal(pod.get("automountServiceAccountToken"), False,
+                    "the pods' automountServiceAccountToken without serviceAccounts.watch (no API access, no token)")
+        for account in accounts:
+            check.expect(account.get("automountServiceAccountToken") is not True,
+                         f"ServiceAccount {account['metadata']['name']} does not mount its API token by default")
+        check.expect(not token_volumes and not token_mounts, "no API token mounted without serviceAccounts.watch, "
+                                                             f"got volumes {token_volumes}, mounts {token_mounts}")
+        check.expect(not watching, "--watch-service-accounts in the container args without serviceAccounts.watch "
+                                   "(no RBAC and no token: the watch would fail)")
+        check.expect("--service-account-lookup-grace-period" not in flags,
+                     "--service-account-lookup-grace-period is rendered only with serviceAccounts.watch")
+        return "no RBAC, no API token" if not rbac else f"{len(rbac)} RBAC objects without serviceAccounts.watch"
+
+    check.expect(watching, "serviceAccounts.watch is true but the container args lack --watch-service-accounts")
+    check.equal(pod.get("automountServiceAccountToken"), True,
+                "the pods' automountServiceAccountToken with serviceAccounts.watch (the watch needs the API token)")
+    check.expect(not token_mounts, f"nothing else is mounted over the API token's directory, got {token_mounts}")
+    check.expect("--kubeconfig" not in flags, "the pods use the in-cluster configuration (no --kubeconfig)")
+    kinds = sorted(document.get("kind") for _, document in rbac)
+    check.equal(kinds, ["ClusterRole", "ClusterRoleBinding"],
+                "RBAC objects with serviceAccounts.watch (exactly one ClusterRole and one ClusterRoleBinding)")
+    roles, bindings = of_kind(objects, "ClusterRole"), of_kind(objects, "ClusterRoleBinding")
+    role = roles[0] if len(roles) == 1 else None
+    if role is not None:
+        rules = [{key: sorted(value) if key == "verbs" and isinstance(value, list) else value
+                  for key, value in rule.items()} for rule in role.get("rules") or []]
+        check.equal(rules, SERVICE_ACCOUNT_RULES, f"ClusterRole {role['metadata']['name']} rules "
+                                                  "(only get, list, watch on serviceaccounts; verbs in any order)")
+        check.expect("aggregationRule" not in role, f"ClusterRole {role['metadata']['name']} aggregates no other role")
+    if len(bindings) == 1:
+        binding = bindings[0]
+        what = f"ClusterRoleBinding {binding['metadata']['name']}"
+        check.equal(binding.get("roleRef"), {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                             "name": role["metadata"]["name"] if role else None},
+                    f"{what} roleRef (the rendered ClusterRole)")
+        account = pod.get("serviceAccountName")
+        check.equal(binding.get("subjects"), [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}],
+                    f"{what} subjects (the pods' ServiceAccount in the release namespace)")
+        if accounts:
+            check.equal(account, accounts[0]["metadata"]["name"], f"{what} binds the rendered ServiceAccount")
+
+    grace = flags.get("--service-account-lookup-grace-period") or GRACE_PERIOD_DEFAULT
+    miss = (flags.get("--miss-lookup-timeout") or MISS_LOOKUP_DEFAULT) if source == "eks" else "0"
+    seconds = webhook.get("timeoutSeconds", API_TIMEOUT_DEFAULT)
+    check.expect(duration_ms(grace) + duration_ms(miss) < seconds * 1000,
+                 f"--service-account-lookup-grace-period ({grace}) plus the miss lookup ({miss}) must stay below "
+                 f"the webhook's timeoutSeconds ({seconds})")
+
+    # The binary, with the chart's mutation flags, gives IRSA to an unassociated pod whose
+    # ServiceAccount has the role-arn annotation under the rendered prefix.
+    prefix = flags.get("--annotation-prefix") or ANNOTATION_PREFIX_DEFAULT
+    mount = (flags.get("--token-mount-path") or IRSA_MOUNT_PATH_DEFAULT).rstrip("/")
+    audience = flags.get("--token-audience") or IRSA_AUDIENCE_DEFAULT
+    role_arn = "arn:aws:iam::111122223333:role/irsa-probe"
+    account_document = {"apiVersion": "v1", "kind": "ServiceAccount",
+                        "metadata": {"name": "irsa-app", "namespace": "irsa-probe",
+                                     "annotations": {f"{prefix}/role-arn": role_arn}}}
+    output = run_mutate(binary, ["-o", "json", *mutation_arguments(flags, mutate_flags),
+                                 "--association", "another-namespace/another-account"],
+                        "irsa-probe", "irsa-app", [account_document])
+    try:
+        mutated = json.loads(output.stdout)
+        env = {e["name"]: e.get("value") for e in mutated["spec"]["containers"][0].get("env") or []}
+        volume = next(v for v in mutated["spec"].get("volumes") or [] if v["name"] == "aws-iam-token")
+        token = volume["projected"]["sources"][0]["serviceAccountToken"]
+        got = (env.get("AWS_ROLE_ARN"), env.get("AWS_WEB_IDENTITY_TOKEN_FILE"), token.get("audience"))
+    except (ValueError, KeyError, IndexError, StopIteration, TypeError):
+        got = f"exit {output.returncode}: {output.stderr.strip()}"
+    check.equal(got, (role_arn, f"{mount}/token", audience),
+                f"IRSA from the binary with the chart's flags for a ServiceAccount annotated {prefix}/role-arn "
+                "(AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, token audience)")
+    token = "API token" if pod.get("automountServiceAccountToken") is True else "no API token"
+    return f"ServiceAccounts watched: {', '.join(kinds) or 'no RBAC'}, {token}"
 
 
 def checksum_of(chart, values):
@@ -509,7 +633,7 @@ def check_defaults(check, objects, deployment, webhook):
 
 
 def check_values_file(argument, binary, serve_flags, mutate_flags, version):
-    """Returns (checker, mode, manifests, built-in validated, CRDs validated)."""
+    """Returns (checker, mode, manifests, built-in validated, CRDs validated, RBAC and token summary)."""
     check = Checker()
     user_values = load_values(argument)
     lint = helm_python.lint(CHART, copy.deepcopy(user_values), strict=True, namespace=NAMESPACE)
@@ -524,13 +648,14 @@ def check_values_file(argument, binary, serve_flags, mutate_flags, version):
         objects, notes = render(chart, user_values)
     except helm_python.HelmError as error:
         check.expect(False, f"render failed: {error}")
-        return check, "?", 0, 0, 0
+        return check, "?", 0, 0, 0, "?"
     builtin, custom = validate(check, objects, version)
     for path, document in objects:
-        kind, api = document.get("kind"), document.get("apiVersion", "")
-        check.expect(kind not in RBAC_KINDS and not api.startswith("rbac.authorization.k8s.io/"),
-                     f"{path}: RBAC object {kind} (the webhook needs no Kubernetes API access)")
-        if kind not in RBAC_KINDS | {"MutatingWebhookConfiguration"}:
+        kind = document.get("kind")
+        if kind in CLUSTER_SCOPED:
+            check.expect("namespace" not in document.get("metadata", {}),
+                         f"{path}: {kind} is cluster-scoped (no namespace)")
+        else:
             check.equal(document.get("metadata", {}).get("namespace"), NAMESPACE, f"{path}: {kind} namespace")
     check.expect(notes and "--dry-run=server" in notes and "scripts/verify-in-cluster.sh" in notes,
                  "NOTES.txt tells how to verify (kubectl apply --dry-run=server, scripts/verify-in-cluster.sh)")
@@ -538,21 +663,23 @@ def check_values_file(argument, binary, serve_flags, mutate_flags, version):
     deployment, service = only(check, objects, "Deployment"), only(check, objects, "Service")
     configuration = only(check, objects, "MutatingWebhookConfiguration")
     if None in (deployment, service, configuration):
-        return check, "?", len(objects), builtin, custom
+        return check, "?", len(objects), builtin, custom, "?"
     flags = check_pod(check, deployment, serve_flags)
     webhook = check_wiring(check, objects, deployment, service, configuration, flags) if flags else None
     if webhook is None:
-        return check, "?", len(objects), builtin, custom
+        return check, "?", len(objects), builtin, custom, "?"
     tls = tls_mode(objects, webhook)
     source = "eks" if "--cluster-name" in flags else "file" if "--associations-file" in flags else "?"
     pod = deployment["spec"]["template"]["spec"]
     check_tls(check, tls, objects, service, configuration, webhook, pod, flags)
     check_associations(check, source, user_values, objects, webhook, pod, flags, binary)
     check_mutation_flags(check, flags, binary, mutate_flags)
+    access = check_service_accounts(check, watch_requested(user_values), objects, deployment, webhook, source,
+                                    flags, binary, mutate_flags)
     check_checksum(check, chart, user_values, tls, source)
     if argument == "default":
         check_defaults(check, objects, deployment, webhook)
-    return check, f"tls={tls} associations={source}", len(objects), builtin, custom
+    return check, f"tls={tls} associations={source}", len(objects), builtin, custom, access
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,6 +722,24 @@ BAD_VALUES = [
         "associations": {"source": "eks", "eks": {"clusterName": "prod"},
                          "file": {"associations": [{"namespace": "a", "serviceAccount": "b"}]}}},
      "associations.file.associations is set but associations.source is eks"),
+    ("misspelt serviceAccounts key", {"serviceAccounts": {"wach": True}},
+     "- at '/serviceAccounts': additional properties 'wach' not allowed"),
+    ("watch given as a string", {"serviceAccounts": {"watch": "yes"}},
+     "- at '/serviceAccounts/watch': got string, want boolean"),
+    ("annotation prefix with a slash", {"mutation": {"annotationPrefix": "eks.amazonaws.com/"}},
+     "- at '/mutation/annotationPrefix': 'eks.amazonaws.com/' does not match pattern"),
+    ("relative IRSA token mount path", {"serviceAccounts": {"watch": True}, "mutation": {"tokenMountPath": "irsa"}},
+     "- at '/mutation/tokenMountPath': 'irsa' does not match pattern '^$|^/'"),
+    ("grace period as long as the webhook timeout", {
+        "serviceAccounts": {"watch": True, "lookupGracePeriod": "3s"}, "webhook": {"timeoutSeconds": 3}},
+     "serviceAccounts.lookupGracePeriod (3s) must be below webhook.timeoutSeconds (3s)"),
+    ("miss lookup plus grace period as long as the webhook timeout", {
+        "associations": {"source": "eks", "eks": {"clusterName": "prod", "missLookup": {"timeout": "2s"}}},
+        "serviceAccounts": {"watch": True, "lookupGracePeriod": "1s"}, "webhook": {"timeoutSeconds": 3}},
+     "associations.eks.missLookup.timeout (2s) plus serviceAccounts.lookupGracePeriod (1s) must be below "
+     "webhook.timeoutSeconds (3s)"),
+    ("an IRSA setting without the watch", {"mutation": {"tokenAudience": "sts.example.com"}},
+     "mutation.tokenAudience is set but serviceAccounts.watch is false"),
 ]
 
 
@@ -645,11 +790,12 @@ def main():
         for argument in arguments.values:
             path = os.path.abspath(argument)
             label = os.path.relpath(path, CHART) if path.startswith(CHART + os.sep) else argument
-            check, mode, count, builtin, custom = check_values_file(
+            check, mode, count, builtin, custom, access = check_values_file(
                 argument, binary, serve_flags, mutate_flags, version)
             status = "ok" if not check.failures else f"FAILED ({len(check.failures)})"
             print(f"{label}: {mode}: {count} manifests, {builtin + custom} validated "
-                  f"({builtin} against Kubernetes {version}, {custom} against scripts/chart-schemas): {status}")
+                  f"({builtin} against Kubernetes {version}, {custom} against scripts/chart-schemas), "
+                  f"{access}: {status}")
             for failure in check.failures:
                 print(f"  FAIL {failure}")
             failed = failed or bool(check.failures)

@@ -134,6 +134,24 @@ render or install stops here with the message.
 {{- fail "associations.file.associations is set but associations.source is eks: the list would be ignored; use one source" }}
 {{- end }}
 {{- end }}
+{{- if .Values.serviceAccounts.watch }}
+{{- $grace := include "pod-identity-webhook.durationMilliseconds" .Values.serviceAccounts.lookupGracePeriod | float64 }}
+{{- $webhookTimeout := mulf .Values.webhook.timeoutSeconds 1000.0 }}
+{{- if eq .Values.associations.source "eks" }}
+{{- $missLookup := include "pod-identity-webhook.durationMilliseconds" .Values.associations.eks.missLookup.timeout | float64 }}
+{{- if ge (addf $missLookup $grace) $webhookTimeout }}
+{{- fail (printf "associations.eks.missLookup.timeout (%s) plus serviceAccounts.lookupGracePeriod (%s) must be below webhook.timeoutSeconds (%vs): a review of a pod without an association may wait for both, and the API server gives up first" (toString .Values.associations.eks.missLookup.timeout) (toString .Values.serviceAccounts.lookupGracePeriod) .Values.webhook.timeoutSeconds) }}
+{{- end }}
+{{- else if ge $grace $webhookTimeout }}
+{{- fail (printf "serviceAccounts.lookupGracePeriod (%s) must be below webhook.timeoutSeconds (%vs): otherwise the API server gives up on a review before the webhook answers it" (toString .Values.serviceAccounts.lookupGracePeriod) .Values.webhook.timeoutSeconds) }}
+{{- end }}
+{{- else }}
+{{- range $key := list "tokenAudience" "tokenMountPath" }}
+{{- if index $.Values.mutation $key }}
+{{- fail (printf "mutation.%s is set but serviceAccounts.watch is false: it only shapes IRSA, which needs the ServiceAccounts; set serviceAccounts.watch=true or leave it empty" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and (eq .Values.tls.mode "certs") (or .Values.tls.secret.name .Values.tls.secret.caBundle) }}
 {{- fail "tls.secret.* is set but tls.mode is certs: use tls.mode=secret for an existing Secret, or leave tls.secret empty" }}
 {{- end }}
@@ -174,6 +192,19 @@ The container's arguments: `serve` and flags the binary lists in `serve --help` 
 {{- if .containerCredentialsFullURI }}
 {{- $args = append $args (printf "--container-credentials-full-uri=%s" .containerCredentialsFullURI) }}
 {{- end }}
+{{- if .tokenAudience }}
+{{- $args = append $args (printf "--token-audience=%s" .tokenAudience) }}
+{{- end }}
+{{- if .tokenMountPath }}
+{{- $args = append $args (printf "--token-mount-path=%s" .tokenMountPath) }}
+{{- end }}
+{{- if .annotationPrefix }}
+{{- $args = append $args (printf "--annotation-prefix=%s" .annotationPrefix) }}
+{{- end }}
+{{- end }}
+{{- if .Values.serviceAccounts.watch }}
+{{- $args = append $args "--watch-service-accounts" }}
+{{- $args = append $args (printf "--service-account-lookup-grace-period=%v" .Values.serviceAccounts.lookupGracePeriod) }}
 {{- end }}
 {{- if eq .Values.associations.source "eks" }}
 {{- with .Values.associations.eks }}
