@@ -171,6 +171,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Kubernetes API stand-in (ServiceAccounts: discovery, GET, paginated LIST, WATCH over
+        // HTTP or HTTPS), for the Kubernetes client's tests; proven against the real kubectl.
+        .target(
+            name: "PodIdentityKubernetesTestSupport",
+            dependencies: [
+                "PodIdentityTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PodIdentityCoreTests",
             dependencies: ["PodIdentityCore"],
@@ -211,8 +227,10 @@ let package = Package(
             name: "PodIdentityKubernetesTests",
             dependencies: [
                 "PodIdentityKubernetes",
+                "PodIdentityKubernetesTestSupport",
                 "PodIdentityCore",
                 "PodIdentitySources",
+                "PodIdentityTestSupport",
             ],
             swiftSettings: swiftSettings
         ),
@@ -242,6 +260,7 @@ let package = Package(
                 "PodIdentityAWS",
                 "PodIdentityAWSTestSupport",
                 "PodIdentityKubernetes",
+                "PodIdentityKubernetesTestSupport",
                 "PodIdentityCore",
                 "PodIdentityServer",
                 "PodIdentityTestSupport",
