@@ -63,6 +63,11 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "pod-identity-webhook")
+        if let limit = FileDescriptorLimit.raiseToHardLimit(), limit.after != limit.before {
+            logger.info(
+                "raised the open-file limit to the hard limit",
+                metadata: ["fd.soft_before": "\(limit.before)", "fd.soft": "\(limit.after)"])
+        }
         let configuration = try configuration(environment: ProcessInfo.processInfo.environment)
         let banner = dev ? configuration.associationsDescription : nil
         try await HTTPClient.withHTTPClient(configuration: .aws) { httpClient in

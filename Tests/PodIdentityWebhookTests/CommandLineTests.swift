@@ -312,11 +312,13 @@ struct CommandLineTests {
         #expect(output.stderr.contains("--dev"))
     }
 
-    @Test("serve --dev prints a curl that works as pasted, and SIGTERM stops it cleanly")
+    @Test("serve --dev prints a curl that works as pasted, raises the soft open-file limit, and SIGTERM stops it cleanly")
     func serveDev() async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        // Started as container runtimes leave it: a soft nofile of 1,024 under a higher hard limit.
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [
+            "-c", #"ulimit -Sn 1024 && ulimit -Hn 4096 && exec "$0" "$@""#, Self.binary,
             "serve", "--dev", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--log-format", "json",
         ]
         let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("piw-dev-\(UUID().uuidString)")
@@ -334,6 +336,10 @@ struct CommandLineTests {
             text = String(decoding: (try? Data(contentsOf: outFile)) ?? Data(), as: UTF8.self)
         }
         let curl = try #require(text.split(separator: "\n").first { $0.hasPrefix("curl ") }, "no curl in: \(text)")
+        let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+        let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let fields = openFiles.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(fields.count >= 5 && fields[3] == "4096" && fields[4] == "4096", "\(openFiles)")
         let answer = try await Self.runTool("/bin/bash", ["-c", String(curl)])
         #expect(answer.status == 0, "\(answer.stderr)")
         let review = try JSONValue.parse(Data(answer.stdout.utf8))
