@@ -137,7 +137,7 @@ def main():
         errors = []
         with open(path) as f:
             fx = yaml.safe_load(f)
-        if not re.fullmatch(r"\d\d-[a-z0-9]+(-[a-z0-9]+)*\.yaml", name):
+        if not re.fullmatch(r"\d{2,3}-[a-z0-9]+(-[a-z0-9]+)*\.yaml", name):
             errors.append("bad file name")
         extra = set(fx) - TOP_KEYS
         if extra:

@@ -10,20 +10,34 @@ public enum PodAnnotations {
     public static let podIdentityLabel = "eks.amazonaws.com/pod-identity"
     public static let podIdentityLabelValue = "enabled"
 
-    /// The container names of a `skip-containers` value.
+    /// The container names of a `skip-containers` value, in order, as given (a list, not a set:
+    /// names are compared byte for byte later, and a `Set<String>` would merge two names that
+    /// are only canonically equivalent).
     ///
-    /// CSV as the reference reads it (one record, double quotes allowed, `""` an escaped quote),
-    /// but spaces around names are trimmed, so `a, "b"` skips `a` and `b` where the reference
-    /// would skip nothing.
-    public static func containerNames(fromSkipContainers value: String) -> Set<String> {
-        var names: Set<String> = []
+    /// CSV as the reference reads it with Go's `encoding/csv`: its first record, after any
+    /// empty lines; `\r\n` ends a line like `\n`, a lone `\r` is part of a name; double
+    /// quotes allowed, `""` an escaped quote. Beyond it, ASCII spaces and tabs around names are
+    /// trimmed (only those), so `a, "b"` skips `a` and `b` where the reference would skip
+    /// nothing.
+    public static func containerNames(fromSkipContainers value: String) -> [String] {
+        var names: [String] = []
         var field = ""
         var inQuotes = false
         var wasQuoted = false
         var scalars = value.unicodeScalars[...]
+        // Go's reader skips empty lines before the first record.
+        while let first = scalars.first {
+            if first == "\n" {
+                scalars.removeFirst()
+            } else if first == "\r", scalars.dropFirst().first == "\n" {
+                scalars.removeFirst(2)
+            } else {
+                break
+            }
+        }
         func finish() {
             let name = wasQuoted ? field : field.trimmingSpaces
-            if !name.isEmpty { names.insert(name) }
+            if !name.isEmpty { names.append(name) }
             field = ""
             wasQuoted = false
         }
@@ -44,8 +58,11 @@ public enum PodAnnotations {
             switch scalar {
             case ",":
                 finish()
-            case "\n", "\r":
+            case "\n":
                 // Only the first record counts, as in the reference.
+                finish()
+                return names
+            case "\r" where scalars.first == "\n":
                 finish()
                 return names
             case "\"" where field.trimmingSpaces.isEmpty && !wasQuoted:

@@ -16,10 +16,21 @@ struct PodMutatorTests {
             (#""say ""hi""""#, [#"say "hi""#]),
             ("a,,b,", ["a", "b"]),
             ("first\nsecond", ["first"]),
+            ("first\r\nsecond", ["first"]),
+            ("\n\r\nsidecar,app\nother", ["sidecar", "app"]),
+            ("a\rb", ["a\rb"]),
+            ("\u{00A0}a\u{00A0}", ["\u{00A0}a\u{00A0}"]),
             ("", []),
         ])
     func skipContainers(_ value: String, _ names: [String]) {
-        #expect(PodAnnotations.containerNames(fromSkipContainers: value) == Set(names))
+        #expect(PodAnnotations.containerNames(fromSkipContainers: value) == names)
+    }
+
+    @Test("skip-containers names that are only canonically equivalent stay two names")
+    func skipContainersAreBytes() {
+        let names = PodAnnotations.containerNames(fromSkipContainers: "caf\u{E9},cafe\u{301}")
+        #expect(names.count == 2)
+        #expect(names.map { Array($0.utf8) } == [Array("caf\u{E9}".utf8), Array("cafe\u{301}".utf8)])
     }
 
     @Test(
