@@ -231,6 +231,8 @@ let package = Package(
                 "PodIdentityCore",
                 "PodIdentitySources",
                 "PodIdentityTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -135,10 +135,11 @@ struct EKSAssociationSourceTests {
         try await EKSTest.with(requestTimeout: .seconds(5)) { standIn, client in
             standIn.add(namespace: "shop", serviceAccount: "checkout")
             let source = Self.source(client, standIn: standIn) { $0.missLookupTimeout = .milliseconds(300) }
-            standIn.setFaults { _, _ in .hang(.seconds(2)) }
+            standIn.setFaults { _, _ in .hang(.seconds(10)) }
             let start = ContinuousClock.now
             #expect(!(await source.isAssociated(Self.checkout)))
-            #expect(ContinuousClock.now - start < .milliseconds(800))
+            // 300 ms expected; the bound tells it from the 10 s hang with room for a loaded machine.
+            #expect(ContinuousClock.now - start < .seconds(5))
             standIn.setFaults { _, _ in .status(403, type: "AccessDeniedException", message: "no") }
             let other = ServiceAccountRef(namespace: "shop", name: "other")
             #expect(!(await source.isAssociated(other)))
