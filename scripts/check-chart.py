@@ -24,7 +24,10 @@ For each values file ("default" = the chart's own values) it:
       mounted TLS Secret; the associations ConfigMap, read by the binary itself); every container
       flag is one `BINARY serve --help` lists; --miss-lookup-timeout (plus, when watching,
       --service-account-lookup-grace-period) is below timeoutSeconds; the hardening; the
-      certificate's names; the checksum annotation follows the configuration.
+      certificate's names; the checksum annotation follows the configuration; the NetworkPolicy
+      (networkPolicy.*, read from the merged values) is absent when off, and when on is exactly
+      one, Ingress only, over the webhook pods, with one rule per named container port (the ones
+      the Service targets), admitting exactly the peers of webhookFrom and metricsFrom.
 With --bad-values, it checks that misspelt keys and bad combinations fail with a clear message.
 
 Prints one summary line per values file, "LABEL: tls=MODE associations=SOURCE: ...: ok" (the mode
@@ -68,6 +71,8 @@ GRACE_PERIOD_DEFAULT = "1s"  # `serve --help`: --service-account-lookup-grace-pe
 ANNOTATION_PREFIX_DEFAULT = "eks.amazonaws.com"
 IRSA_MOUNT_PATH_DEFAULT = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
 IRSA_AUDIENCE_DEFAULT = "sts.amazonaws.com"
+# The chart's default networkPolicy.metricsFrom: the pods of the monitoring namespace.
+METRICS_FROM_DEFAULT = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
 
 
 class Checker:
@@ -580,6 +585,81 @@ def check_service_accounts(check, watch, objects, deployment, webhook, source, f
     return f"ServiceAccounts watched: {', '.join(kinds) or 'no RBAC'}, {token}"
 
 
+def check_network_policy(check, settings, objects, deployment, service):
+    """networkPolicy.enabled off: no NetworkPolicy. On: exactly one, in the release namespace,
+    over the webhook pods, Ingress only, one rule per named container port the Service targets,
+    `from` exactly the values' peers (absent when the list is empty: any source). Returns a summary."""
+    policies = of_kind(objects, "NetworkPolicy")
+    if settings.get("enabled") is not True:
+        check.equal(len(policies), 0, "number of NetworkPolicies with networkPolicy.enabled false")
+        return "no NetworkPolicy"
+    if not check.equal(len(policies), 1, "number of NetworkPolicies with networkPolicy.enabled true"):
+        return "NetworkPolicy?"
+    policy = policies[0]
+    name = f"NetworkPolicy {policy['metadata'].get('name')}"
+    spec = policy.get("spec") or {}
+    check.equal(policy["metadata"].get("namespace"), NAMESPACE, f"{name} namespace (the release's)")
+    template = deployment["spec"]["template"]
+    pod_labels, container = template["metadata"].get("labels") or {}, template["spec"]["containers"][0]
+    selector = spec.get("podSelector") or {}
+    check.expect(selector_matches(selector, pod_labels),
+                 f"{name} podSelector {selector} must select the webhook pods (the Deployment's pod labels "
+                 f"{pod_labels})")
+    check.expect(not selector_matches(selector, {}),
+                 f"{name} podSelector {selector} must select the webhook pods only, not every pod of the namespace")
+    check.equal(spec.get("policyTypes"), ["Ingress"],
+                f"{name} policyTypes (Ingress only: the EKS API, STS and the Kubernetes API stay reachable)")
+    check.expect("egress" not in spec, f"{name} must have no egress rules (egress stays open)")
+
+    # The Service's targetPorts name the container ports; one rule for each, by that name.
+    targets = {port.get("name"): port.get("targetPort") for port in service["spec"]["ports"]}
+    rules = {}
+    for index, rule in enumerate(spec.get("ingress") or []):
+        ports = rule.get("ports") or []
+        if not check.equal(len(ports), 1, f"{name} ingress[{index}]: number of ports"):
+            continue
+        port = ports[0]
+        check.expect(port.get("protocol", "TCP") == "TCP", f"{name} ingress[{index}] port must be TCP, got {port}")
+        reference = port.get("port")
+        if not check.expect(isinstance(reference, str) and named_port(container, reference) is not None,
+                            f"{name} ingress[{index}] port {reference!r} must name a container port "
+                            f"(the container's: {[p.get('name') for p in container.get('ports') or []]})"):
+            continue
+        check.expect(reference not in rules, f"{name} has two rules for port {reference!r}")
+        rules[reference] = rule
+    for service_port, target in sorted(targets.items()):
+        check.expect(target in rules, f"{name} has no ingress rule for the container port {target!r} (the "
+                                      f"Service's {service_port} targetPort): it would refuse that traffic")
+    extra = sorted(set(rules) - set(targets.values()))
+    check.expect(not extra, f"{name} admits container ports the Service does not target: {extra}")
+    peers = {"https": settings.get("webhookFrom") or [], "metrics": settings.get("metricsFrom") or []}
+    for service_port, key in (("https", "webhookFrom"), ("metrics", "metricsFrom")):
+        rule = rules.get(targets.get(service_port))
+        if rule is None:
+            continue  # reported above
+        what = f"{name} rule for the {service_port} port"
+        if peers[service_port]:
+            check.equal(rule.get("from"), peers[service_port], f"{what}: `from` (networkPolicy.{key})")
+        else:
+            check.expect("from" not in rule, f"{what}: networkPolicy.{key} is empty, so `from` must be absent "
+                                             f"(any source), got {rule.get('from')!r}")
+    return (f"NetworkPolicy (https from {len(peers['https']) or 'anywhere'}, "
+            f"metrics from {len(peers['metrics']) or 'anywhere'})")
+
+
+def check_network_policy_defaults(check, chart, deployment, service, version):
+    """The chart's defaults with only networkPolicy.enabled: https from anywhere, metrics from
+    the monitoring namespace; the NetworkPolicy validates strictly."""
+    inner = Checker()
+    objects, _ = render(chart, {"networkPolicy": {"enabled": True}})
+    validate(inner, [(path, document) for path, document in objects if document.get("kind") == "NetworkPolicy"],
+             version)
+    check_network_policy(inner, {"enabled": True, "webhookFrom": [], "metricsFrom": METRICS_FROM_DEFAULT},
+                         objects, deployment, service)
+    for failure in inner.failures:
+        check.expect(False, f"defaults with networkPolicy.enabled=true: {failure}")
+
+
 def checksum_of(chart, values):
     for _, document in render(chart, values)[0]:
         if document.get("kind") == "Deployment":
@@ -677,8 +757,11 @@ def check_values_file(argument, binary, serve_flags, mutate_flags, version):
     access = check_service_accounts(check, watch_requested(user_values), objects, deployment, webhook, source,
                                     flags, binary, mutate_flags)
     check_checksum(check, chart, user_values, tls, source)
+    settings = chart.merge_values(copy.deepcopy(user_values)).get("networkPolicy") or {}
+    access += ", " + check_network_policy(check, settings, objects, deployment, service)
     if argument == "default":
         check_defaults(check, objects, deployment, webhook)
+        check_network_policy_defaults(check, chart, deployment, service, version)
     return check, f"tls={tls} associations={source}", len(objects), builtin, custom, access
 
 
@@ -740,6 +823,15 @@ BAD_VALUES = [
      "webhook.timeoutSeconds (3s)"),
     ("an IRSA setting without the watch", {"mutation": {"tokenAudience": "sts.example.com"}},
      "mutation.tokenAudience is set but serviceAccounts.watch is false"),
+    ("misspelt NetworkPolicy peer", {"networkPolicy": {"enabled": True, "webhookFrom": [{"ipblock": {
+        "cidr": "10.0.0.0/16"}}]}},
+     "- at '/networkPolicy/webhookFrom/0': additional properties 'ipblock' not allowed"),
+    ("NetworkPolicy peer CIDR without a prefix length", {"networkPolicy": {"webhookFrom": [{"ipBlock": {
+        "cidr": "10.0.0.0"}}]}},
+     "- at '/networkPolicy/webhookFrom/0/ipBlock/cidr': '10.0.0.0' does not match pattern"),
+    ("NetworkPolicy peer with an ipBlock and a selector", {"networkPolicy": {"enabled": True, "metricsFrom": [{
+        "ipBlock": {"cidr": "10.0.0.0/16"}, "namespaceSelector": {"matchLabels": {"team": "obs"}}}]}},
+     "networkPolicy.metricsFrom[0] has an ipBlock and a namespaceSelector or podSelector"),
 ]
 
 

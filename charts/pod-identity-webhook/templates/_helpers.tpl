@@ -161,6 +161,13 @@ render or install stops here with the message.
 {{- if and (eq .Values.tls.mode "certManager") (or .Values.tls.secret.name .Values.tls.secret.caBundle .Values.tls.certs.tlsCrt .Values.tls.certs.tlsKey .Values.tls.certs.caCrt) }}
 {{- fail "tls.secret.* or tls.certs.* is set but tls.mode is certManager: set tls.mode=secret or tls.mode=certs to use them" }}
 {{- end }}
+{{- range $list := list "webhookFrom" "metricsFrom" }}
+{{- range $index, $peer := index $.Values.networkPolicy $list }}
+{{- if and $peer.ipBlock (or (hasKey $peer "namespaceSelector") (hasKey $peer "podSelector")) }}
+{{- fail (printf "networkPolicy.%s[%d] has an ipBlock and a namespaceSelector or podSelector: a NetworkPolicy peer is either an ipBlock or selectors; give them as two peers" $list $index) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (not (kindIs "string" .Values.podDisruptionBudget.minAvailable)) }}
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicaCount) }}
 {{- fail (printf "podDisruptionBudget.minAvailable (%v) must be below replicaCount (%v): otherwise no webhook pod may ever be evicted and node drains never finish" .Values.podDisruptionBudget.minAvailable .Values.replicaCount) }}
