@@ -20,6 +20,14 @@ public enum CredentialMethod: String, Sendable, CaseIterable {
     case podIdentity = "container_credentials"
     /// IRSA: a web identity token for the ServiceAccount's role.
     case irsa = "sts_web_identity"
+
+    /// The audit annotation's spelling.
+    public var auditName: String {
+        switch self {
+        case .podIdentity: "pod-identity"
+        case .irsa: "irsa"
+        }
+    }
 }
 
 /// The answer to one review, ready to log and to encode.
@@ -35,6 +43,19 @@ public struct ReviewOutcome: Sendable {
     public var serviceAccount: String = ""
     /// How a mutated (or unchanged) pod gets credentials.
     public var method: CredentialMethod?
+    /// Why, in words for the audit log (`reason` of `auditAnnotations`). Never a secret: names,
+    /// decisions and role ARNs only.
+    public var reason = ""
+
+    /// The response's `auditAnnotations`: the API server writes them to the audit log under
+    /// the webhook's name (`pod-identity-webhook.amazonaws.com/decision`…), where operators
+    /// already look. Keys and texts are documented in the README.
+    public var auditAnnotations: [(key: String, value: String)] {
+        var annotations = [(key: "decision", value: decision.rawValue)]
+        if let method { annotations.append((key: "method", value: method.auditName)) }
+        if !reason.isEmpty { annotations.append((key: "reason", value: reason)) }
+        return annotations
+    }
 
     /// The `AdmissionReview` response JSON, echoing the request's `apiVersion` and `kind`.
     public var responseBody: Data {
@@ -47,6 +68,14 @@ public struct ReviewOutcome: Sendable {
         out.append(contentsOf: #","response":{"uid":"#.utf8)
         JSONValue.writeString(uid, to: &out)
         out.append(contentsOf: #","allowed":true"#.utf8)
+        out.append(contentsOf: #","auditAnnotations":{"#.utf8)
+        for (index, annotation) in auditAnnotations.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(annotation.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONValue.writeString(annotation.value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
         if let patch, !patch.isEmpty {
             out.append(contentsOf: #","patchType":"JSONPatch","patch":""#.utf8)
             out.append(contentsOf: Data(patch.jsonBytes).base64EncodedData())
@@ -147,9 +176,13 @@ public struct AdmissionReviewer: Sendable {
         var outcome = ReviewOutcome(
             apiVersion: review.apiVersion ?? "admission.k8s.io/v1", kind: review.kind ?? "AdmissionReview",
             uid: request.uid, decision: .ignored, namespace: request.namespace ?? "")
-        guard request.isPodCreation else { return outcome }
+        guard request.isPodCreation else {
+            outcome.reason = AdmissionReviewer.whyIgnored(request)
+            return outcome
+        }
         guard let pod = request.object?.pod else {
             outcome.decision = .error
+            outcome.reason = "the pod could not be decoded; it starts without credentials"
             outcome.warnings = [
                 "pod-identity-webhook: pod not mutated, its object could not be decoded: "
                     + (request.object?.problem ?? "the request has no object")
@@ -167,9 +200,11 @@ public struct AdmissionReviewer: Sendable {
         if await isAssociated(ref) {
             mode = .podIdentity(await serviceAccount(ref, false))
             outcome.method = .podIdentity
+            outcome.reason = "service account \(ref) has a Pod Identity association"
         } else if let account = await serviceAccount(ref, true), let roleARN = account.roleARN {
             mode = .irsa(account, roleARN: roleARN)
             outcome.method = .irsa
+            outcome.reason = "service account \(ref) has no association; its role-arn annotation gives IRSA (\(roleARN))"
             if !ServiceAccountInfo.isIAMRoleARN(roleARN) {
                 outcome.warnings.append(
                     "pod-identity-webhook: the role ARN of service account \(ref) does not look like an IAM role ARN "
@@ -177,15 +212,28 @@ public struct AdmissionReviewer: Sendable {
             }
         } else {
             outcome.decision = .notAssociated
+            outcome.reason = "service account \(ref) has no Pod Identity association and no role-arn annotation"
             return outcome
         }
         let operations = mutator.patch(for: pod, mode: mode)
         if operations.isEmpty {
             outcome.decision = .unchanged
+            outcome.reason += "; every container already has what it needs (or is skipped)"
         } else {
             outcome.decision = .mutated
             outcome.patch = JSONPatch(operations)
         }
         return outcome
+    }
+
+    /// Why a request is not a pod creation, for the audit log.
+    static func whyIgnored(_ request: AdmissionRequest) -> String {
+        if let subResource = request.subResource, !subResource.isEmpty {
+            return "subresource \(subResource) is not mutated"
+        }
+        if request.kind?.kind != "Pod" || !(request.kind?.group ?? "").isEmpty {
+            return "kind \(request.kind?.kind ?? "unknown") is not mutated"
+        }
+        return "operation \(request.operation ?? "unknown") is not mutated (only CREATE)"
     }
 }

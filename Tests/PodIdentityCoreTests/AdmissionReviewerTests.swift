@@ -107,4 +107,41 @@ struct AdmissionReviewerTests {
     func refParsing(_ text: String, _ valid: Bool) {
         #expect((ServiceAccountRef(parsing: text) != nil) == valid)
     }
+
+    static func annotations(_ outcome: ReviewOutcome) throws -> [String: String] {
+        let response = try JSONValue.parse(outcome.responseBody)
+        guard case .object(let members)? = response["response"]?["auditAnnotations"] else { return [:] }
+        return members.compactMapValues(\.stringValue)
+    }
+
+    @Test("every answer says its decision and why in auditAnnotations; IRSA and Pod Identity name their method")
+    func auditAnnotations() async throws {
+        let pod = #"{"metadata":{"name":"p"},"spec":{"serviceAccountName":"web","containers":[{"name":"a"}]}}"#
+        let irsa = ServiceAccountInfo(
+            ref: ServiceAccountRef(namespace: "ns", name: "web"), roleARN: "arn:aws:iam::111122223333:role/web")
+
+        let associated = try await reviewer.review(Self.body(object: pod)) { _ in true }
+        #expect(try Self.annotations(associated)["decision"] == "mutated")
+        #expect(try Self.annotations(associated)["method"] == "pod-identity")
+        #expect(try Self.annotations(associated)["reason"]?.contains("ns/web has a Pod Identity association") == true)
+
+        let viaRole = try await reviewer.review(
+            Self.body(object: pod), isAssociated: { _ in false }, serviceAccount: { _, _ in irsa })
+        #expect(try Self.annotations(viaRole)["method"] == "irsa")
+        #expect(try Self.annotations(viaRole)["reason"]?.contains("arn:aws:iam::111122223333:role/web") == true)
+
+        let neither = try await reviewer.review(Self.body(object: pod)) { _ in false }
+        #expect(try Self.annotations(neither)["decision"] == "not-associated")
+        #expect(try Self.annotations(neither)["method"] == nil)
+        #expect(try Self.annotations(neither)["reason"]?.contains("no Pod Identity association and no role-arn") == true)
+
+        let update = Data(
+            String(decoding: Self.body(object: pod), as: UTF8.self)
+                .replacingOccurrences(of: #""operation":"CREATE""#, with: #""operation":"UPDATE""#).utf8)
+        let ignored = try await reviewer.review(update) { _ in true }
+        #expect(try Self.annotations(ignored) == ["decision": "ignored", "reason": "operation UPDATE is not mutated (only CREATE)"])
+
+        let undecodable = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"x"}}"#)) { _ in true }
+        #expect(try Self.annotations(undecodable)["decision"] == "error")
+    }
 }

@@ -66,6 +66,9 @@ struct ServiceAccountServingTests {
             #expect(irsaPatch.contains("AWS_ROLE_ARN") && irsaPatch.contains("aws-iam-token"))
             #expect(irsaPatch.contains("AWS_STS_REGIONAL_ENDPOINTS"))
             #expect(!irsaPatch.contains("pod-identity"))
+            let audit = try JSONValue.parse(irsa.body)["response"]?["auditAnnotations"]
+            #expect(audit?["decision"] == "mutated" && audit?["method"] == "irsa")
+            #expect(audit?["reason"]?.stringValue?.contains("role-arn annotation gives IRSA") == true)
 
             // default/app is associated (the TestServer's static source): Pod Identity, with the
             // ServiceAccount's sts-regional-endpoints, and no wait for it.

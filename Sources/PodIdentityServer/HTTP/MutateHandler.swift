@@ -93,6 +93,8 @@ struct MutateHandler: Sendable {
         if !outcome.namespace.isEmpty { metadata["k8s.namespace"] = "\(outcome.namespace)" }
         if !outcome.podName.isEmpty { metadata["k8s.pod"] = "\(outcome.podName)" }
         if !outcome.serviceAccount.isEmpty { metadata["k8s.service_account"] = "\(outcome.serviceAccount)" }
+        if let method = outcome.method { metadata["admission.method"] = "\(method.auditName)" }
+        if !outcome.reason.isEmpty { metadata["admission.reason"] = "\(outcome.reason)" }
         if let warning = outcome.warnings.first { metadata["warning"] = "\(warning)" }
         logger.info("review", metadata: metadata)
     }
