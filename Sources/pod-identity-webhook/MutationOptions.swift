@@ -43,6 +43,13 @@ struct MutationOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Inject AWS_STS_REGIONAL_ENDPOINTS=regional. Default: off; on in EKS mode.")
     var stsRegionalEndpoint: Bool?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "On IPv6 EKS clusters, also inject AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 (managed EKS does not; it also sends the pods' own IMDS calls over IPv6)."
+    )
+    var ipv6ImdsEndpointMode = false
+
     @Option(help: "Default audience of IRSA tokens; a ServiceAccount's eks.amazonaws.com/audience overrides it.")
     var tokenAudience = MutationSettings().irsaAudience
 
@@ -68,7 +75,10 @@ struct MutationOptions: ParsableArguments {
         if let uri = containerCredentialsFullUri {
             settings.fullURI = uri
         } else if eks?.ipv6 == true {
+            // As managed EKS does on IPv6 clusters: only the IPv6 agent URI.
             settings.fullURI = MutationSettings.ipv6FullURI
+        }
+        if eks?.ipv6 == true && ipv6ImdsEndpointMode {
             settings.extraEnvironment = [EnvVar(name: "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", value: "IPv6")]
         }
         // As the reference does, a lifetime under the API server's minimum is raised to it.

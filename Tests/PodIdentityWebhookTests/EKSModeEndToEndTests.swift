@@ -120,7 +120,7 @@ struct EKSModeEndToEndTests {
         }
     }
 
-    @Test("an IPv6 cluster gets the IPv6 agent URI and endpoint mode, unless the URI was given")
+    @Test("an IPv6 cluster gets only the IPv6 agent URI, as on managed EKS; the IMDS endpoint mode is opt-in; a given URI wins")
     func ipv6() async throws {
         let standIn = EKSStandIn(ipFamily: "ipv6")
         standIn.add(namespace: "shop", serviceAccount: "checkout")
@@ -129,7 +129,11 @@ struct EKSModeEndToEndTests {
                 standInPort: port, cluster: standIn.clusterName, serviceAccount: "checkout")
             let env = try Self.env(of: result.review)
             #expect(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://[fd00:ec2::23]/v1/credentials")
-            #expect(env["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"] == "IPv6")
+            #expect(env["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"] == nil)
+            let optedIn = try await Self.review(
+                standInPort: port, cluster: standIn.clusterName, extra: ["--ipv6-imds-endpoint-mode"],
+                serviceAccount: "checkout")
+            #expect(try Self.env(of: optedIn.review)["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"] == "IPv6")
             let explicit = try await Self.review(
                 standInPort: port, cluster: standIn.clusterName,
                 extra: [

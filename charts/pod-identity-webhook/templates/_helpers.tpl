@@ -196,6 +196,9 @@ The container's arguments: `serve` and flags the binary lists in `serve --help` 
 {{- if .stsRegionalEndpoint }}
 {{- $args = append $args "--sts-regional-endpoint" }}
 {{- end }}
+{{- if .ipv6ImdsEndpointMode }}
+{{- $args = append $args "--ipv6-imds-endpoint-mode" }}
+{{- end }}
 {{- if .containerCredentialsFullURI }}
 {{- $args = append $args (printf "--container-credentials-full-uri=%s" .containerCredentialsFullURI) }}
 {{- end }}
