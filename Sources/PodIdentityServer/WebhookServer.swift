@@ -142,6 +142,23 @@ public struct WebhookServer: Sendable {
                     status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
             }
         }
+        if configuration.debuggingHandlers {
+            router.get("/debug/explain") { request, _ -> Response in
+                let query = request.uri.queryParameters
+                guard let namespace = query["namespace"].map(String.init), !namespace.isEmpty,
+                    let name = query["serviceAccount"].map(String.init), !name.isEmpty
+                else {
+                    throw HTTPError(.badRequest, message: "give ?namespace=NS&serviceAccount=SA")
+                }
+                let body = await Self.explain(
+                    ServiceAccountRef(namespace: namespace, name: name), source: source,
+                    serviceAccounts: serviceAccounts)
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                return Response(
+                    status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
+            }
+        }
         return Application(
             router: router,
             configuration: .init(
@@ -149,6 +166,51 @@ public struct WebhookServer: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+    }
+
+    /// What the webhook would do for `ref` now, and why, from what it holds (no lookup is
+    /// started): `/debug/explain`.
+    static func explain(
+        _ ref: ServiceAccountRef, source: any AssociationSource, serviceAccounts: (any ServiceAccountLookup)?
+    ) async -> JSONValue {
+        let snapshot = source.snapshot
+        var members: [String: JSONValue] = [
+            "namespace": .string(ref.namespace), "serviceAccount": .string(ref.name),
+            "source": .string(snapshot.source), "ready": .bool(source.isReady),
+            "snapshotAgeSeconds": .number((Date().timeIntervalSince(snapshot.createdAt) * 1000).rounded() / 1000),
+            "lastSync": .object(source.debugStatus.mapValues(JSONValue.string)),
+            "associated": .bool(snapshot.contains(ref)),
+        ]
+        let extra = source.explain(ref)
+        if !extra.isEmpty { members["lookup"] = .object(extra.mapValues(JSONValue.string)) }
+        var account: ServiceAccountInfo?
+        if let serviceAccounts {
+            account = await serviceAccounts.serviceAccount(ref, waitIfMissing: false)
+            var followed: [String: JSONValue] = ["known": .bool(account != nil)]
+            if let role = account?.roleARN { followed["roleArn"] = .string(role) }
+            if let audience = account?.audience { followed["audience"] = .string(audience) }
+            if let sts = account?.regionalSTS { followed["stsRegionalEndpoints"] = .bool(sts) }
+            if let seconds = account?.tokenExpiration { followed["tokenExpiration"] = .integer(seconds) }
+            members["serviceAccountAnnotations"] = .object(followed)
+        }
+        let (decision, reason): (String, String)
+        if snapshot.contains(ref) {
+            (decision, reason) = ("pod-identity", "\(ref) is in the association snapshot")
+        } else if let role = account?.roleARN {
+            (decision, reason) = ("irsa", "\(ref) has no association; its ServiceAccount's role-arn is \(role)")
+        } else if !extra.isEmpty {
+            (decision, reason) = ("not-associated", "\(ref) is not in the snapshot; \(source.snapshot.source) recently answered that it has no association")
+        } else {
+            (decision, reason) = (
+                "not-associated",
+                "\(ref) is not in the snapshot"
+                    + (serviceAccounts == nil ? "" : " and its ServiceAccount has no role-arn")
+                    + "; a review may still ask upstream once (EKS miss lookup, ServiceAccount GET)"
+            )
+        }
+        members["wouldDo"] = .string(decision)
+        members["reason"] = .string(reason)
+        return .object(members)
     }
 
     private func addHealthRoutes(to router: Router<BasicRequestContext>) {

@@ -14,10 +14,15 @@ public protocol AssociationSource: Service {
     func isAssociated(_ ref: ServiceAccountRef) async -> Bool
     /// What an operator should know about the last load or sync, for `/debug/associations`.
     var debugStatus: [String: String] { get }
+    /// What this source knows about one pair beyond its snapshot (a negative-cache entry, an
+    /// earlier lookup), for `/debug/explain`; never starts a lookup.
+    func explain(_ ref: ServiceAccountRef) -> [String: String]
 }
 
 extension AssociationSource {
     public var debugStatus: [String: String] { [:] }
+
+    public func explain(_ ref: ServiceAccountRef) -> [String: String] { [:] }
 
     public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
         snapshot.contains(ref)

@@ -92,7 +92,9 @@ struct EKSAssociationSourceTests {
             let before = standIn.requests.count
             for _ in 0..<5 { #expect(!(await source.isAssociated(Self.checkout))) }
             #expect(standIn.requests.count == before + 1)
+            #expect(source.explain(Self.checkout) == ["negativeCacheSecondsLeft": "30.0"])
             clock.advance(by: .seconds(29))
+            #expect(source.explain(Self.checkout) == ["negativeCacheSecondsLeft": "1.0"])
             #expect(!(await source.isAssociated(Self.checkout)))
             #expect(standIn.requests.count == before + 1)
             clock.advance(by: .seconds(2))

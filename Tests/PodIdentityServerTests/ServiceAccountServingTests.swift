@@ -95,3 +95,55 @@ struct ServiceAccountServingTests {
         }
     }
 }
+
+/// A source with a negative-cache entry for one pair, as the EKS source reports it.
+struct ExplainingSource: AssociationSource {
+    let snapshot = AssociationSnapshot([ServiceAccountRef(namespace: "default", name: "app")], source: "eks:test")
+    var isReady: Bool { true }
+    var debugStatus: [String: String] { ["cluster": "test"] }
+    func explain(_ ref: ServiceAccountRef) -> [String: String] {
+        ref.name == "cached" ? ["negativeCacheSecondsLeft": "12.5"] : [:]
+    }
+    func run() async throws { try? await gracefulShutdown() }
+}
+
+@Suite("/debug/explain", .serialized, .timeLimit(.minutes(2)))
+struct ExplainTests {
+    @Test("explains an associated, an IRSA, an unassociated and a negatively cached pair over HTTP; 400 without a pair")
+    func explain() async throws {
+        let accounts = FakeServiceAccounts()
+        accounts.set(ready: true)
+        accounts.put(
+            ServiceAccountInfo(ref: ServiceAccountRef(namespace: "default", name: "irsa"), roleARN: "arn:aws:iam::1:role/r"))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { client.shutdownInBackground() }
+        try await TestServer.with(
+            configure: { $0.debuggingHandlers = true }, source: ExplainingSource(), serviceAccounts: accounts
+        ) { server in
+            func explain(_ serviceAccount: String) async throws -> JSONValue {
+                let response = try await WebhookServerTests.get(
+                    client, server.metricsBase + "/debug/explain?namespace=default&serviceAccount=\(serviceAccount)")
+                #expect(response.status == 200)
+                return try JSONValue.parse(Data(response.body.utf8))
+            }
+            let associated = try await explain("app")
+            #expect(associated["wouldDo"] == "pod-identity" && associated["associated"] == true)
+            #expect(associated["source"] == "eks:test" && associated["lastSync"]?["cluster"] == "test")
+            let irsa = try await explain("irsa")
+            #expect(irsa["wouldDo"] == "irsa" && irsa["serviceAccountAnnotations"]?["roleArn"] == "arn:aws:iam::1:role/r")
+            let unassociated = try await explain("nobody")
+            #expect(unassociated["wouldDo"] == "not-associated" && unassociated["lookup"] == nil)
+            #expect(unassociated["serviceAccountAnnotations"]?["known"] == false)
+            let cached = try await explain("cached")
+            #expect(cached["wouldDo"] == "not-associated")
+            #expect(cached["lookup"]?["negativeCacheSecondsLeft"] == "12.5")
+            let missing = try await WebhookServerTests.get(client, server.metricsBase + "/debug/explain?namespace=default")
+            #expect(missing.status == 400)
+        }
+        try await TestServer.with(source: ExplainingSource()) { server in
+            let response = try await WebhookServerTests.get(
+                client, server.metricsBase + "/debug/explain?namespace=default&serviceAccount=app")
+            #expect(response.status == 404)
+        }
+    }
+}

@@ -99,6 +99,13 @@ public final class EKSAssociationSource: AssociationSource {
         return result
     }
 
+    public func explain(_ ref: ServiceAccountRef) -> [String: String] {
+        let now = clock()
+        guard let until = state.withLock({ $0.machine.negativeUntil(ref, now: now) }) else { return [:] }
+        let left = (until - now).inSeconds
+        return ["negativeCacheSecondsLeft": String((left * 10).rounded() / 10)]
+    }
+
     /// Syncs, then waits the interval the state machine gives (jittered; backing off before
     /// the first success), until graceful shutdown.
     public func run() async throws {
