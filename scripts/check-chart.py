@@ -27,8 +27,18 @@ For each values file ("default" = the chart's own values) it:
       certificate's names; the checksum annotation follows the configuration; the NetworkPolicy
       (networkPolicy.*, read from the merged values) is absent when off, and when on is exactly
       one, Ingress only, over the webhook pods, with one rule per named container port (the ones
-      the Service targets), admitting exactly the peers of webhookFrom and metricsFrom.
+      the Service targets), admitting exactly the peers of webhookFrom and metricsFrom; the
+      PrometheusRule and the Grafana dashboard ConfigMap (prometheusRule.*, grafanaDashboard.*)
+      are absent when off, and when on are exactly one each: the alerts the values turn on, each
+      with its `for`, severity, summary and description, only those of the features in use
+      (the EKS sync and miss lookups with --cluster-name, the ServiceAccount watch with
+      --watch-service-accounts), every expression accepted by `promtool check rules` (the
+      dashboard's queries as recording rules, Grafana's variables filled in); promtool missing
+      is a failure.
 With --bad-values, it checks that misspelt keys and bad combinations fail with a clear message.
+With --queries VALUES, it prints as JSON every PromQL expression the PrometheusRule and the
+dashboard hold for those values (`[{"origin": ..., "expr": ...}]`), for the test that compares
+their metric names with what a running webhook exports.
 
 Prints one summary line per values file, "LABEL: tls=MODE associations=SOURCE: ...: ok" (the mode
 as read from the render; before the status, "no RBAC" or what watching ServiceAccounts added);
@@ -40,6 +50,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +82,20 @@ GRACE_PERIOD_DEFAULT = "1s"  # `serve --help`: --service-account-lookup-grace-pe
 ANNOTATION_PREFIX_DEFAULT = "eks.amazonaws.com"
 IRSA_MOUNT_PATH_DEFAULT = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
 IRSA_AUDIENCE_DEFAULT = "sts.amazonaws.com"
+# The alerts of prometheusRule.alerts, by values key. EKS_ALERTS need --cluster-name (and miss
+# lookups turned on), WATCH_ALERTS --watch-service-accounts; the others are always rendered when on.
+ALERTS = {"noReadyReplica": "PodIdentityWebhookNoReadyReplica", "eksSyncFailing": "PodIdentityWebhookEKSSyncFailing",
+          "serviceAccountWatchDown": "PodIdentityWebhookServiceAccountWatchDown",
+          "errorDecisions": "PodIdentityWebhookErrorDecisions",
+          "rejectedRequests": "PodIdentityWebhookRejectedRequests",
+          "missLookupsFailing": "PodIdentityWebhookMissLookupsFailing"}
+EKS_ALERTS, WATCH_ALERTS = {"eksSyncFailing", "missLookupsFailing"}, {"serviceAccountWatchDown"}
+DASHBOARD_TEMPLATE = "templates/grafana-dashboard.yaml"
+# What Grafana puts in place of its variables, so a dashboard query is plain PromQL for promtool.
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h", "${datasource}": "",
+                     "$namespace": ".*", "$job": ".*"}
+PROMTOOL_MISSING = ("promtool is not on PATH: it checks the alert and dashboard expressions (Debian's "
+                    "`prometheus` package; scripts/test.sh installs it)")
 # The chart's default networkPolicy.metricsFrom: the pods of the monitoring namespace.
 METRICS_FROM_DEFAULT = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
 
@@ -660,6 +685,139 @@ def check_network_policy_defaults(check, chart, deployment, service, version):
         check.expect(False, f"defaults with networkPolicy.enabled=true: {failure}")
 
 
+def promtool_check(check, groups, what):
+    """`promtool check rules` on rule groups; a missing promtool is a failure, never a skip."""
+    promtool = shutil.which("promtool")
+    if not check.expect(promtool, f"{what}: {PROMTOOL_MISSING}"):
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
+        yaml.safe_dump({"groups": groups}, handle)
+        handle.flush()
+        output = subprocess.run([promtool, "check", "rules", handle.name], capture_output=True, text=True,
+                                check=False)
+    check.expect(output.returncode == 0, f"{what}: promtool check rules: {(output.stdout + output.stderr).strip()}")
+
+
+def grafana_to_promql(expression):
+    """A dashboard query with Grafana's variables replaced, as Grafana sends it."""
+    for variable, value in GRAFANA_VARIABLES.items():
+        expression = expression.replace(variable, value)
+    return expression
+
+
+def dashboard_queries(dashboard):
+    """(origin, expression) of every panel target and of every `label_values(SERIES, label)` variable."""
+    queries = []
+    panels = list(dashboard.get("panels") or [])
+    while panels:
+        panel = panels.pop(0)
+        panels += panel.get("panels") or []
+        for target in panel.get("targets") or []:
+            queries.append((f"dashboard panel {panel.get('title')!r} {target.get('refId')}", target.get("expr") or ""))
+    for variable in (dashboard.get("templating") or {}).get("list") or []:
+        query = variable.get("query")
+        query = query.get("query") if isinstance(query, dict) else query
+        match = re.fullmatch(r"\s*label_values\((.*),\s*[a-zA-Z_]\w*\s*\)\s*", query or "")
+        if variable.get("type") == "query":
+            queries.append((f"dashboard variable {variable.get('name')!r}", match.group(1) if match else query or ""))
+    return queries
+
+
+def monitoring_queries(objects):
+    """(origin, expression) of every alert of the PrometheusRule and every dashboard query."""
+    queries = []
+    for rule in of_kind(objects, "PrometheusRule"):
+        for group in rule["spec"].get("groups") or []:
+            queries += [(f"alert {r.get('alert') or r.get('record')}", str(r.get("expr")))
+                        for r in group.get("rules") or []]
+    for path, document in objects:
+        if path.endswith(DASHBOARD_TEMPLATE):
+            for key, text in (document.get("data") or {}).items():
+                if key.endswith(".json"):
+                    queries += dashboard_queries(json.loads(text))
+    return queries
+
+
+def check_monitoring(check, settings, dashboard_settings, objects, flags):
+    """prometheusRule and grafanaDashboard (merged values): absent when off; when on, exactly one
+    object each, the alerts asked for (only those of features in use) and expressions promtool
+    accepts. Returns a summary."""
+    rules = of_kind(objects, "PrometheusRule")
+    summary = []
+    if settings.get("enabled") is not True:
+        check.equal(len(rules), 0, "number of PrometheusRules with prometheusRule.enabled false")
+    elif check.equal(len(rules), 1, "number of PrometheusRules with prometheusRule.enabled true"):
+        rule = rules[0]
+        labels = rule["metadata"].get("labels") or {}
+        for key, value in (settings.get("additionalLabels") or {}).items():
+            check.equal(labels.get(key), value, f"PrometheusRule label {key} (prometheusRule.additionalLabels)")
+        groups = rule["spec"].get("groups") or []
+        alerts = {r.get("alert"): r for group in groups for r in group.get("rules") or []}
+        eks = "--cluster-name" in flags and duration_ms(flags.get("--miss-lookup-timeout") or MISS_LOOKUP_DEFAULT) > 0
+        watching = "--watch-service-accounts" in flags
+        for key, name in ALERTS.items():
+            wanted = (settings.get("alerts") or {}).get(key) or {}
+            applies = ((key not in EKS_ALERTS or "--cluster-name" in flags) and (key != "missLookupsFailing" or eks)
+                       and (key not in WATCH_ALERTS or watching))
+            expected = wanted.get("enabled") is True and applies
+            if not check.equal(name in alerts, expected, f"alert {name} rendered (enabled: {wanted.get('enabled')}, "
+                                                         f"its feature in use: {applies})") or not expected:
+                continue
+            alert = alerts[name]
+            check.equal(alert.get("for"), wanted.get("for"), f"alert {name} `for`")
+            check.equal((alert.get("labels") or {}).get("severity"), wanted.get("severity"), f"alert {name} severity")
+            annotations = alert.get("annotations") or {}
+            check.expect(annotations.get("summary") and annotations.get("description"),
+                         f"alert {name} has a summary and a description, got {annotations}")
+        unknown = sorted(set(alerts) - set(ALERTS.values()))
+        check.expect(not unknown, f"PrometheusRule has alerts this check does not know: {unknown}")
+        promtool_check(check, groups, "PrometheusRule spec")
+        summary.append(f"PrometheusRule ({len(alerts)} alerts)")
+
+    maps = [document for path, document in objects if path.endswith(DASHBOARD_TEMPLATE)]
+    if dashboard_settings.get("enabled") is not True:
+        check.equal(len(maps), 0, "number of dashboard ConfigMaps with grafanaDashboard.enabled false")
+    elif check.equal(len(maps), 1, "number of dashboard ConfigMaps with grafanaDashboard.enabled true"):
+        labels = maps[0]["metadata"].get("labels") or {}
+        for key, value in (dashboard_settings.get("labels") or {}).items():
+            check.equal(labels.get(key), value, f"dashboard ConfigMap label {key} (grafanaDashboard.labels)")
+        files = {key: text for key, text in (maps[0].get("data") or {}).items() if key.endswith(".json")}
+        check.equal(len(files), 1, "JSON files in the dashboard ConfigMap")
+        for key, text in files.items():
+            try:
+                dashboard = json.loads(text)
+            except ValueError as error:
+                check.expect(False, f"dashboard {key} is not JSON: {error}")
+                continue
+            check.expect(dashboard.get("uid") and dashboard.get("title"), f"dashboard {key} has a uid and a title")
+            queries = dashboard_queries(dashboard)
+            check.expect(len(queries) >= 10, f"dashboard {key} has queries, got {len(queries)}")
+            check.expect(all(expression.strip() for _, expression in queries),
+                         f"dashboard {key}: every target and variable has an expression")
+            promtool_check(check, [{"name": "dashboard", "rules": [
+                {"record": f"pod_identity_webhook_dashboard:query_{index}", "expr": grafana_to_promql(expression)}
+                for index, (_, expression) in enumerate(queries)]}], f"dashboard {key} queries")
+            summary.append(f"dashboard ({len(queries)} queries)")
+    return ", ".join(summary) or "no alerts, no dashboard"
+
+
+def check_monitoring_defaults(check, chart, version):
+    """The chart's defaults with only prometheusRule.enabled and grafanaDashboard.enabled: both
+    validate, and the alerts of the file source are there."""
+    inner = Checker()
+    values = {"prometheusRule": {"enabled": True}, "grafanaDashboard": {"enabled": True}}
+    objects, _ = render(chart, values)
+    monitoring = [(path, document) for path, document in objects
+                  if document.get("kind") == "PrometheusRule" or path.endswith(DASHBOARD_TEMPLATE)]
+    validate(inner, monitoring, version)
+    merged = chart.merge_values(copy.deepcopy(values))
+    deployment = next(document for _, document in objects if document.get("kind") == "Deployment")
+    flags = flags_of(deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])[1:])
+    check_monitoring(inner, merged["prometheusRule"], merged["grafanaDashboard"], objects, flags)
+    for failure in inner.failures:
+        check.expect(False, f"defaults with prometheusRule and grafanaDashboard enabled: {failure}")
+
+
 def checksum_of(chart, values):
     for _, document in render(chart, values)[0]:
         if document.get("kind") == "Deployment":
@@ -752,16 +910,23 @@ def check_values_file(argument, binary, serve_flags, mutate_flags, version):
     source = "eks" if "--cluster-name" in flags else "file" if "--associations-file" in flags else "?"
     pod = deployment["spec"]["template"]["spec"]
     check_tls(check, tls, objects, service, configuration, webhook, pod, flags)
-    check_associations(check, source, user_values, objects, webhook, pod, flags, binary)
+    # The dashboard's ConfigMap is not the associations file's.
+    check_associations(check, source, user_values, [(path, document) for path, document in objects
+                                                    if not path.endswith(DASHBOARD_TEMPLATE)],
+                       webhook, pod, flags, binary)
     check_mutation_flags(check, flags, binary, mutate_flags)
     access = check_service_accounts(check, watch_requested(user_values), objects, deployment, webhook, source,
                                     flags, binary, mutate_flags)
     check_checksum(check, chart, user_values, tls, source)
     settings = chart.merge_values(copy.deepcopy(user_values)).get("networkPolicy") or {}
     access += ", " + check_network_policy(check, settings, objects, deployment, service)
+    merged = chart.merge_values(copy.deepcopy(user_values))
+    access += ", " + check_monitoring(check, merged.get("prometheusRule") or {}, merged.get("grafanaDashboard") or {},
+                                      objects, flags)
     if argument == "default":
         check_defaults(check, objects, deployment, webhook)
         check_network_policy_defaults(check, chart, deployment, service, version)
+        check_monitoring_defaults(check, chart, version)
     return check, f"tls={tls} associations={source}", len(objects), builtin, custom, access
 
 
@@ -864,9 +1029,16 @@ def main():
     parser.add_argument("--binary", help="the pod-identity-webhook binary, whose `serve --help` lists the flags")
     parser.add_argument("--bad-values", action="store_true", help="check that bad values fail with clear messages")
     parser.add_argument("--chart", help="another chart directory to check (default: charts/pod-identity-webhook)")
+    parser.add_argument("--queries", metavar="VALUES",
+                        help="print the PromQL of the alerts and the dashboard rendered with VALUES, as JSON")
     arguments = parser.parse_args()
     if arguments.chart:
         CHART = os.path.abspath(arguments.chart)
+    if arguments.queries:
+        objects, _ = render(helm_python.Chart.load(CHART), load_values(arguments.queries))
+        print(json.dumps([{"origin": origin, "expr": expression} for origin, expression in monitoring_queries(objects)],
+                         indent=1))
+        return
     if not arguments.values and not arguments.bad_values:
         parser.error("give values files (or \"default\"), or --bad-values")
     if arguments.values and not arguments.binary:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project: sets up what the tests call (a Python venv with
-# kubernetes-validate, awscli and helm-python-sdk; kubectl must be installed), builds, then
-# runs `swift test`.
+# Runs every test of the project: sets up what the tests call (shellcheck and promtool with apt,
+# a Python venv with kubernetes-validate, awscli and helm-python-sdk; kubectl must be
+# installed), builds, then runs `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,18 @@ if ! command -v shellcheck >/dev/null 2>&1; then
     apt-get update -q && apt-get install -y -q shellcheck
   else
     echo "error: shellcheck is required (the tests run it on every shell script): install it, e.g. apt-get install shellcheck" >&2
+    exit 1
+  fi
+fi
+
+# The chart tests check the alert rules and the dashboard's queries with promtool (Debian's
+# prometheus package); without it they fail.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "==> installing promtool (apt: prometheus)"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+  else
+    echo "error: promtool is required (the chart tests run promtool check rules): install it, e.g. apt-get install prometheus" >&2
     exit 1
   fi
 fi

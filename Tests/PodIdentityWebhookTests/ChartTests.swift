@@ -44,12 +44,14 @@ struct ChartTests {
         return "tls=\(tls) associations=\(parts.count > 1 ? String(parts[1]) : "")"
     }
 
-    @Test("ci/ holds one values file for each TLS mode with each association source, and one following ServiceAccounts")
+    @Test(
+        "ci/ holds one values file for each TLS mode with each association source, one following ServiceAccounts, and one with every monitoring object"
+    )
     func valuesFilesCoverEveryMode() {
         let expected =
             ["certmanager", "secret", "certs"].flatMap { tls in
                 ["eks", "file"].map { "ci/\(tls)-\($0)-values.yaml" }
-            } + ["ci/certmanager-file-irsa-values.yaml"]
+            } + ["ci/certmanager-file-irsa-values.yaml", "ci/certmanager-eks-monitoring-values.yaml"]
         #expect(Set(Self.valuesFiles.dropFirst()) == Set(expected))
     }
 
