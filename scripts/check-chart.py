@@ -33,8 +33,10 @@ For each values file ("default" = the chart's own values) it:
       with its `for`, severity, summary and description, only those of the features in use
       (the EKS sync and miss lookups with --cluster-name, the ServiceAccount watch with
       --watch-service-accounts), every expression accepted by `promtool check rules` (the
-      dashboard's queries as recording rules, Grafana's variables filled in); promtool missing
-      is a failure.
+      dashboard's queries as recording rules, Grafana's variables filled in), and with the
+      default selector `promtool test rules`: each alert fires on the series of a webhook in its
+      trouble once its `for` has passed, not before, and none on a healthy webhook's; promtool
+      missing is a failure.
 With --bad-values, it checks that misspelt keys and bad combinations fail with a clear message.
 With --queries VALUES, it prints as JSON every PromQL expression the PrometheusRule and the
 dashboard hold for those values (`[{"origin": ..., "expr": ...}]`), for the test that compares
@@ -698,6 +700,88 @@ def promtool_check(check, groups, what):
     check.expect(output.returncode == 0, f"{what}: promtool check rules: {(output.stdout + output.stderr).strip()}")
 
 
+def minutes(duration):
+    """A Prometheus duration of the values (`5m`, `1h30m`, `0m`) in whole minutes, rounded up."""
+    total = 0.0
+    for amount, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration or "0"):
+        total += int(amount) * {"ms": 1 / 60000, "s": 1 / 60, "m": 1, "h": 60, "d": 1440, "w": 10080,
+                                "y": 525600}[unit]
+    return int(-(-total // 1))
+
+
+# For each alert: series of a webhook in trouble (values in promtool's expanding notation, one
+# sample a minute) and the labels the alert then carries, besides severity. The labels are those
+# the chart's ServiceMonitor gives the webhook's series.
+SCRAPED = 'job="pod-identity-webhook", namespace="pod-identity-webhook", pod="webhook-1"'
+ALERT_SCENARIOS = {
+    "PodIdentityWebhookNoReadyReplica": (
+        [("kube_deployment_status_replicas_available{namespace=\"pod-identity-webhook\", "
+          "deployment=\"pod-identity-webhook\"}", "2 2 0x80")],
+        {"namespace": "pod-identity-webhook", "deployment": "pod-identity-webhook"}),
+    "PodIdentityWebhookEKSSyncFailing": (
+        [(f"pod_identity_webhook_eks_last_successful_sync_timestamp_seconds{{{SCRAPED}}}", "0 60 120 120x80")],
+        {"job": "pod-identity-webhook", "namespace": "pod-identity-webhook", "pod": "webhook-1"}),
+    "PodIdentityWebhookServiceAccountWatchDown": (
+        [(f"pod_identity_webhook_service_account_watch_restarts_total{{{SCRAPED}, reason=\"error\"}}",
+          "0+1x80")],
+        {"namespace": "pod-identity-webhook", "pod": "webhook-1"}),
+    "PodIdentityWebhookErrorDecisions": (
+        [(f"pod_identity_webhook_reviews_total{{{SCRAPED}, decision=\"error\"}}", "0+1x80")],
+        {"namespace": "pod-identity-webhook", "job": "pod-identity-webhook"}),
+    "PodIdentityWebhookRejectedRequests": (
+        [(f"pod_identity_webhook_rejected_requests_total{{{SCRAPED}, status=\"415\"}}", "0+6x80")],
+        {"namespace": "pod-identity-webhook", "job": "pod-identity-webhook", "status": "415"}),
+    "PodIdentityWebhookMissLookupsFailing": (
+        [(f"pod_identity_webhook_eks_miss_lookups_total{{{SCRAPED}, result=\"timeout\"}}", "0+3x80"),
+         (f"pod_identity_webhook_eks_miss_lookups_total{{{SCRAPED}, result=\"found\"}}", "0+1x80")],
+        {"namespace": "pod-identity-webhook", "pod": "webhook-1"}),
+}
+# The same series of a healthy webhook: no alert may fire.
+HEALTHY_SERIES = [
+    ("kube_deployment_status_replicas_available{namespace=\"pod-identity-webhook\", "
+     "deployment=\"pod-identity-webhook\"}", "2x80"),
+    (f"pod_identity_webhook_eks_last_successful_sync_timestamp_seconds{{{SCRAPED}}}", "0+60x80"),
+    (f"pod_identity_webhook_service_account_watch_restarts_total{{{SCRAPED}, reason=\"gone\"}}", "0+1x80"),
+    (f"pod_identity_webhook_reviews_total{{{SCRAPED}, decision=\"mutated\"}}", "0+50x80"),
+    (f"pod_identity_webhook_rejected_requests_total{{{SCRAPED}, status=\"415\"}}", "0x80"),
+    (f"pod_identity_webhook_eks_miss_lookups_total{{{SCRAPED}, result=\"timeout\"}}", "0+1x80"),
+    (f"pod_identity_webhook_eks_miss_lookups_total{{{SCRAPED}, result=\"found\"}}", "0+3x80"),
+]
+
+
+def promtool_test_alerts(check, groups, alerts):
+    """`promtool test rules`: each rendered alert fires on the series of a webhook in that
+    trouble, with the labels the description reads, once its `for` has passed (and not before);
+    none fires on a healthy webhook. Annotations are left out: they are text, not behaviour."""
+    promtool = shutil.which("promtool")
+    if not check.expect(promtool, f"PrometheusRule unit tests: {PROMTOOL_MISSING}"):
+        return
+    bare = [{**group, "rules": [{key: value for key, value in rule.items() if key != "annotations"}
+                                for rule in group.get("rules") or []]} for group in groups]
+    tests = []
+    for name, alert in alerts.items():
+        series, labels = ALERT_SCENARIOS[name]
+        wait = minutes(alert.get("for"))
+        expected = [{"exp_labels": {**labels, "severity": alert["labels"]["severity"]}}]
+        evaluations = [{"eval_time": "60m", "alertname": name, "exp_alerts": expected}]
+        if wait > 0:
+            # Trouble starts at minute 2; before the condition has held for `for`, nothing fires.
+            evaluations.append({"eval_time": "2m", "alertname": name, "exp_alerts": []})
+        tests.append({"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in series],
+                      "alert_rule_test": evaluations})
+    tests.append({"interval": "1m", "input_series": [{"series": s, "values": v} for s, v in HEALTHY_SERIES],
+                  "alert_rule_test": [{"eval_time": "60m", "alertname": name, "exp_alerts": []} for name in alerts]})
+    with tempfile.TemporaryDirectory() as directory:
+        with open(os.path.join(directory, "rules.yaml"), "w") as handle:
+            yaml.safe_dump({"groups": bare}, handle)
+        with open(os.path.join(directory, "tests.yaml"), "w") as handle:
+            yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}, handle)
+        output = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=directory, capture_output=True,
+                                text=True, check=False)
+    check.expect(output.returncode == 0,
+                 f"PrometheusRule unit tests (promtool test rules): {(output.stdout + output.stderr).strip()}")
+
+
 def grafana_to_promql(expression):
     """A dashboard query with Grafana's variables replaced, as Grafana sends it."""
     for variable, value in GRAFANA_VARIABLES.items():
@@ -772,6 +856,8 @@ def check_monitoring(check, settings, dashboard_settings, objects, flags):
         unknown = sorted(set(alerts) - set(ALERTS.values()))
         check.expect(not unknown, f"PrometheusRule has alerts this check does not know: {unknown}")
         promtool_check(check, groups, "PrometheusRule spec")
+        if not settings.get("selector"):
+            promtool_test_alerts(check, groups, alerts)
         summary.append(f"PrometheusRule ({len(alerts)} alerts)")
 
     maps = [document for path, document in objects if path.endswith(DASHBOARD_TEMPLATE)]
