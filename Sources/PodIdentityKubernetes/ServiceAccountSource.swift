@@ -116,7 +116,7 @@ public final class ServiceAccountSource: Service, ServiceAccountLookup {
                 let page = try await client.list(limit: configuration.pageSize, continueToken: token)
                 let (next, count) = state.withLock { ($0.reflector.listed(page), $0.reflector.store.count) }
                 if case .watch = next {
-                    gauge("pod_identity_webhook_service_accounts", count)
+                    gauge(Self.countLabel, count)
                     logger.info(
                         "listed ServiceAccounts", metadata: ["k8s.service_accounts": "\(count)"])
                 }
@@ -134,7 +134,7 @@ public final class ServiceAccountSource: Service, ServiceAccountLookup {
                             state.reflector.apply(event)
                             return state.reflector.store.count
                         }
-                        self.gauge("pod_identity_webhook_service_accounts", count)
+                        self.gauge(Self.countLabel, count)
                     }
                 }
                 return state.withLock { $0.reflector.watchEnded() }
@@ -156,7 +156,7 @@ public final class ServiceAccountSource: Service, ServiceAccountLookup {
 
     private func failed(_ error: KubernetesError, during what: String) -> ServiceAccountReflector.Action {
         let next = state.withLock { $0.reflector.failed(error) }
-        counter("pod_identity_webhook_service_account_watch_restarts_total", [("reason", error.isGone ? "gone" : "error")])
+        counter(Self.restartsLabel, [("reason", error.isGone ? "gone" : "error")])
         if error.isGone {
             logger.info("ServiceAccount \(what) expired (410 Gone); listing again", metadata: ["error": "\(error)"])
         } else {
@@ -235,6 +235,23 @@ public final class ServiceAccountSource: Service, ServiceAccountLookup {
 
     // MARK: Metrics
 
+    static let countLabel = "pod_identity_webhook_service_accounts"
+    static let restartsLabel = "pod_identity_webhook_service_account_watch_restarts_total"
+    static let lookupsLabel = "pod_identity_webhook_service_account_lookups_total"
+
+    /// The `# HELP` of each metric, by name, for the exporter (`WebhookMetrics(help:)`).
+    public static let metricHelp: [String: String] = [
+        countLabel: "ServiceAccounts in the cache the list/watch keeps.",
+        restartsLabel:
+            "Failed LISTs or WATCHes of ServiceAccounts, each followed by a retry with backoff (the cache is kept), "
+            + "by reason: gone (410, listed again) or error.",
+        lookupsLabel:
+            "Reviews whose ServiceAccount was not in the cache, by result: found or not-found (this review's GET), "
+            + "failed (the GET failed or outlasted the grace period), joined (another review's GET found it), "
+            + "missing (no GET of its own: grace period 0, rate limited, not waited for, or another review's GET "
+            + "found none).",
+    ]
+
     private func gauge(_ label: String, _ value: Int) {
         guard let metrics else { return }
         Gauge(label: label, factory: metrics).record(value)
@@ -246,6 +263,6 @@ public final class ServiceAccountSource: Service, ServiceAccountLookup {
     }
 
     private func lookup(_ result: String) {
-        counter("pod_identity_webhook_service_account_lookups_total", [("result", result)])
+        counter(Self.lookupsLabel, [("result", result)])
     }
 }

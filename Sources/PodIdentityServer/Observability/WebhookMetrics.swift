@@ -19,19 +19,38 @@ public final class WebhookMetrics: Sendable {
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
     ]
 
+    /// The `# HELP` of this server's metrics.
+    public static let help: [String: String] = [
+        reviewsLabel: "AdmissionReviews answered, by decision (mutated, unchanged, not-associated, ignored, error).",
+        podCountLabel:
+            "Pods given credentials, by method: container_credentials (Pod Identity) or sts_web_identity (IRSA).",
+        rejectedLabel:
+            "Requests to /mutate refused with an HTTP error instead of an AdmissionReview, by status code; "
+            + "the API server then applies the webhook's failurePolicy.",
+        durationLabel:
+            "Time from a request's arrival at /mutate to its AdmissionReview answer (body read included), in "
+            + "seconds; refused requests are not counted.",
+        associationsLabel: "Associations the webhook holds now (its association source's snapshot).",
+    ]
+
     public let registry: PrometheusCollectorRegistry
     private let reviews: [ReviewDecision: CoreMetrics.Counter]
     private let duration: CoreMetrics.Timer
     private let associations: CoreMetrics.Meter
-    private let factory: PrometheusMetricsFactory
+    private let factory: DescribedMetricsFactory
+    private let process: ProcessMetrics?
     /// The factory behind these metrics, for other components' metrics on the same registry.
     public var metricsFactory: any MetricsFactory { factory }
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `help` gives the `# HELP` of the metrics other components make through `metricsFactory`
+    /// (e.g. `EKSMetrics.help`); a metric whose name has none is exported without one.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), help: [String: String] = [:]) {
         self.registry = registry
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets = [Self.durationLabel: Self.durationBuckets]
+        let factory = DescribedMetricsFactory(
+            registry: registry, help: help.merging(Self.help) { _, own in own },
+            durationBuckets: [Self.durationLabel: Self.durationBuckets])
         self.factory = factory
+        process = ProcessMetrics(registry: registry)
         reviews = Dictionary(
             uniqueKeysWithValues: ReviewDecision.allCases.map {
                 (
@@ -65,8 +84,9 @@ public final class WebhookMetrics: Sendable {
         associations.set(count)
     }
 
-    /// The Prometheus text exposition of everything recorded.
+    /// The Prometheus text exposition of everything recorded, and of the process's resources.
     public func exposition() -> String {
+        process?.update()
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

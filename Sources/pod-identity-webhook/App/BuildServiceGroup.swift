@@ -41,7 +41,7 @@ func buildServiceGroup(
         }
     }
 
-    let metrics = WebhookMetrics()
+    let metrics = WebhookMetrics(help: EKSMetrics.help.merging(ServiceAccountSource.metricHelp) { first, _ in first })
     var server = configuration.server
     let source: any AssociationSource
     switch configuration.associations {
