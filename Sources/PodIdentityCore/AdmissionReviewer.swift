@@ -117,7 +117,9 @@ public struct AdmissionReviewer: Sendable {
     /// The reference decoding, and the source of every decoding error message.
     static func decodeWithFoundation(_ body: Data) throws(ReviewDecodingError) -> AdmissionReview {
         do {
-            return try JSONDecoder().decode(AdmissionReview.self, from: body)
+            var review = try JSONDecoder().decode(AdmissionReview.self, from: body)
+            rereadStringMaps(of: &review, from: body)
+            return review
         } catch let error as DecodingError {
             switch error {
             case .dataCorrupted(let context) where context.codingPath.isEmpty:
@@ -130,6 +132,28 @@ public struct AdmissionReviewer: Sendable {
         } catch {
             throw ReviewDecodingError("body is not valid JSON")
         }
+    }
+
+    /// `JSONDecoder` reads every object into a `Dictionary`, which merges keys that are only
+    /// canonically equivalent, so the pod's labels, annotations and nodeSelector are read again
+    /// from the bytes with every key as given: those of the objects `JSONDecoder` read (the
+    /// first of a repeated key, none of which has a canonically equivalent spelling).
+    static func rereadStringMaps(of review: inout AdmissionReview, from body: Data) {
+        guard var pod = review.request?.object?.pod,
+            pod.metadata?.labels != nil || pod.metadata?.annotations != nil || pod.spec?.nodeSelector != nil,
+            let object = (try? LosslessJSON.parse(body))?.first("request")?.first("object")
+        else { return }
+        let metadata = object.first("metadata"), spec = object.first("spec")
+        if pod.metadata?.labels != nil, let labels = metadata?.first("labels")?.stringMap {
+            pod.metadata?.labels = labels
+        }
+        if pod.metadata?.annotations != nil, let annotations = metadata?.first("annotations")?.stringMap {
+            pod.metadata?.annotations = annotations
+        }
+        if pod.spec?.nodeSelector != nil, let nodeSelector = spec?.first("nodeSelector")?.stringMap {
+            pod.spec?.nodeSelector = nodeSelector
+        }
+        review.request?.object = PodPayload(pod: pod)
     }
 
     private static func check(_ review: AdmissionReview) throws(ReviewDecodingError) -> AdmissionReview {

@@ -8,9 +8,11 @@ import Foundation
 /// is only a fast path: it answers nil, and the review goes through `JSONDecoder`, for
 /// anything it is not sure `JSONDecoder` would read the same way (invalid JSON, a type that
 /// is not the expected one, a null where a value is needed, duplicate or escaped keys in an
-/// object it reads, deep nesting, a lone surrogate). So the errors and warnings users see
-/// always come from the one place, and a success here equals a success there (a
-/// differential test holds the two to that).
+/// object whose fields it reads, deep nesting, a lone surrogate). So the errors and warnings
+/// users see always come from the one place, and a success here equals a success there (a
+/// differential test holds the two to that). String maps (labels, annotations, nodeSelector)
+/// keep every entry with its key's bytes, escaped or repeated, and so does the fallback
+/// (`AdmissionReviewer.decodeWithFoundation` reads them again from the bytes).
 enum FastReviewDecoder {
     /// Nesting deeper than this falls back to `JSONDecoder` (which allows 512 levels).
     static let maximumDepth = 64
@@ -186,12 +188,33 @@ enum FastReviewDecoder {
             return list
         }
 
-        mutating func stringMap(depth: Int) throws(Fallback) -> [String: String] {
-            var map: [String: String] = [:]
-            try object(depth: depth, fields: nil) { (parser: inout Parser, key: Key) throws(Fallback) in
-                guard map.updateValue(try parser.string(), forKey: key.text) == nil else { throw Fallback() }
+        /// A string map (labels, annotations, nodeSelector), every entry kept as given: keys are
+        /// compared byte for byte later, so two keys that are only canonically equivalent stay
+        /// two (a `Dictionary` would merge them). Escaped keys are read, not a reason to fall back.
+        mutating func stringMap(depth: Int) throws(Fallback) -> StringMap {
+            guard depth <= FastReviewDecoder.maximumDepth else { throw Fallback() }
+            var map = StringMap()
+            try expect(UInt8(ascii: "{"))
+            skipWhitespace()
+            if peek() == UInt8(ascii: "}") {
+                index += 1
+                return map
             }
-            return map
+            while true {
+                skipWhitespace()
+                let key = try string()
+                try expect(UInt8(ascii: ":"))
+                skipWhitespace()
+                map.entries.append((key: key, value: try string()))
+                skipWhitespace()
+                switch peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return map
+                default: throw Fallback()
+                }
+            }
         }
 
         // MARK: Structure
@@ -236,8 +259,7 @@ enum FastReviewDecoder {
         }
 
         /// Reads an object, handing each member's key to `member`, which must consume the value.
-        /// `fields` are the keys `member` reads (see `Fields`); nil for a map, whose keys are
-        /// all read and whose caller detects duplicates itself.
+        /// `fields` are the keys `member` reads (see `Fields`); nil when every key is read.
         mutating func object(
             depth: Int, fields: [Key]?, _ member: (inout Parser, Key) throws(Fallback) -> Void
         ) throws(Fallback) {

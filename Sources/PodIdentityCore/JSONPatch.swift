@@ -121,16 +121,25 @@ public struct JSONPatchError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// RFC 6901 JSON pointers.
+/// RFC 6901 JSON pointers, handled scalar by scalar: a `/` or `~` followed by a combining
+/// mark is still a separator or an escape (`Character`-based splitting and Foundation's
+/// searches would see one grapheme and miss it).
 public enum JSONPointer {
     /// Escapes one reference token: `~` becomes `~0`, `/` becomes `~1`.
     public static func escape(_ token: String) -> String {
-        // Byte checks, not String.contains(String): that one goes through Foundation's
-        // locale-aware search, and this runs for every label patch.
+        // Byte checks first: this runs for every label patch, nearly always with nothing to do.
         guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
             return token
         }
-        return token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        var escaped = String.UnicodeScalarView()
+        for scalar in token.unicodeScalars {
+            switch scalar {
+            case "~": escaped.append(contentsOf: "~0".unicodeScalars)
+            case "/": escaped.append(contentsOf: "~1".unicodeScalars)
+            default: escaped.append(scalar)
+            }
+        }
+        return String(escaped)
     }
 
     /// Builds a pointer from unescaped tokens.
@@ -141,10 +150,29 @@ public enum JSONPointer {
     /// Splits a pointer into unescaped tokens.
     public static func tokens(of pointer: String) throws -> [String] {
         if pointer.isEmpty { return [] }
-        guard pointer.hasPrefix("/") else { throw JSONPatchError("JSON pointer \"\(pointer)\" must start with /") }
-        return pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
-            $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+        guard pointer.unicodeScalars.first == "/" else {
+            throw JSONPatchError("JSON pointer \"\(pointer)\" must start with /")
         }
+        var tokens: [String] = []
+        var token = String.UnicodeScalarView()
+        var scalars = pointer.unicodeScalars.dropFirst()
+        while let scalar = scalars.popFirst() {
+            switch scalar {
+            case "/":
+                tokens.append(String(token))
+                token = String.UnicodeScalarView()
+            case "~" where scalars.first == "0":
+                scalars.removeFirst()
+                token.append("~")
+            case "~" where scalars.first == "1":
+                scalars.removeFirst()
+                token.append("/")
+            default:
+                token.append(scalar)
+            }
+        }
+        tokens.append(String(token))
+        return tokens
     }
 }
 

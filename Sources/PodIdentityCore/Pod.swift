@@ -23,12 +23,13 @@ public struct ObjectMeta: Decodable, Sendable, Equatable {
     public var name: String?
     public var generateName: String?
     public var namespace: String?
-    public var labels: [String: String]?
-    public var annotations: [String: String]?
+    /// Keys compared byte for byte, as Kubernetes compares them (see `StringMap`).
+    public var labels: StringMap?
+    public var annotations: StringMap?
 
     public init(
         name: String? = nil, generateName: String? = nil, namespace: String? = nil,
-        labels: [String: String]? = nil, annotations: [String: String]? = nil
+        labels: StringMap? = nil, annotations: StringMap? = nil
     ) {
         self.name = name
         self.generateName = generateName
@@ -42,13 +43,13 @@ public struct PodSpec: Decodable, Sendable, Equatable {
     public var serviceAccountName: String?
     /// The deprecated alias of `serviceAccountName`, still honoured by the API server.
     public var serviceAccount: String?
-    public var nodeSelector: [String: String]?
+    public var nodeSelector: StringMap?
     public var volumes: [Named]?
     public var containers: [Container]?
     public var initContainers: [Container]?
 
     public init(
-        serviceAccountName: String? = nil, serviceAccount: String? = nil, nodeSelector: [String: String]? = nil,
+        serviceAccountName: String? = nil, serviceAccount: String? = nil, nodeSelector: StringMap? = nil,
         volumes: [Named]? = nil, containers: [Container]? = nil, initContainers: [Container]? = nil
     ) {
         self.serviceAccountName = serviceAccountName
@@ -73,7 +74,8 @@ public struct Container: Decodable, Sendable, Equatable {
     }
 }
 
-/// Any list entry that the mutation identifies by its `name` (env var, volume, mount).
+/// Any list entry that the mutation identifies by its `name` (env var, volume, mount); names
+/// are compared byte for byte (`PodMutator`), never by Swift's canonical-equivalence `==`.
 public struct Named: Decodable, Sendable, Equatable, ExpressibleByStringLiteral {
     public var name: String?
 

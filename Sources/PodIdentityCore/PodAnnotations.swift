@@ -14,18 +14,25 @@ public enum PodAnnotations {
     /// names are compared byte for byte later, and a `Set<String>` would merge two names that
     /// are only canonically equivalent).
     ///
-    /// CSV as the reference reads it with Go's `encoding/csv`: its first record, after any
-    /// empty lines; `\r\n` ends a line like `\n`, a lone `\r` is part of a name; double
-    /// quotes allowed, `""` an escaped quote. Beyond it, ASCII spaces and tabs around names are
-    /// trimmed (only those), so `a, "b"` skips `a` and `b` where the reference would skip
-    /// nothing.
+    /// The value is read as Go's `encoding/csv` reads its first record, which is what the
+    /// reference skips:
+    /// - one `\r` right at the end of the value is dropped;
+    /// - empty lines (`\n` or `\r\n` alone) before the first record are skipped;
+    /// - the record ends at the first `\n` or `\r\n` outside quotes; a lone `\r` is an
+    ///   ordinary character of a name, quoted or not;
+    /// - fields are separated by `,`; a field that starts with `"` is quoted: it may hold `,`
+    ///   and line breaks (`\r\n` inside it reads as `\n`), and `""` in it is one `"`.
+    ///
+    /// Beyond Go's reader, and where it would give up on the whole value: ASCII spaces and
+    /// tabs (only those, never other white space) around an unquoted name or a quoted one are
+    /// ignored, so `a, "b"` skips `a` and `b` where the reference skips nothing; a `"` inside
+    /// an unquoted name and an unterminated quote are taken as written; empty names are
+    /// dropped.
     public static func containerNames(fromSkipContainers value: String) -> [String] {
-        var names: [String] = []
-        var field = ""
-        var inQuotes = false
-        var wasQuoted = false
         var scalars = value.unicodeScalars[...]
-        // Go's reader skips empty lines before the first record.
+        // Go's line reader drops a \r right before the end of its input.
+        if scalars.last == "\r" { scalars.removeLast() }
+        // Go's record reader skips empty lines before the first record.
         while let first = scalars.first {
             if first == "\n" {
                 scalars.removeFirst()
@@ -35,23 +42,34 @@ public enum PodAnnotations {
                 break
             }
         }
+        var names: [String] = []
+        var field = String.UnicodeScalarView()
+        var inQuotes = false
+        var wasQuoted = false
+        func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" }
         func finish() {
-            let name = wasQuoted ? field : field.trimmingSpaces
-            if !name.isEmpty { names.append(name) }
-            field = ""
+            var name = field[...]
+            if !wasQuoted {
+                while let first = name.first, isBlank(first) { name.removeFirst() }
+                while let last = name.last, isBlank(last) { name.removeLast() }
+            }
+            if !name.isEmpty { names.append(String(name)) }
+            field = String.UnicodeScalarView()
             wasQuoted = false
         }
         while let scalar = scalars.popFirst() {
             if inQuotes {
-                if scalar == "\"" {
-                    if scalars.first == "\"" {
-                        scalars.removeFirst()
-                        field.unicodeScalars.append("\"")
-                    } else {
-                        inQuotes = false
-                    }
-                } else {
-                    field.unicodeScalars.append(scalar)
+                switch scalar {
+                case "\"" where scalars.first == "\"":
+                    scalars.removeFirst()
+                    field.append("\"")
+                case "\"":
+                    inQuotes = false
+                case "\r" where scalars.first == "\n":
+                    scalars.removeFirst()
+                    field.append("\n")
+                default:
+                    field.append(scalar)
                 }
                 continue
             }
@@ -65,14 +83,14 @@ public enum PodAnnotations {
             case "\r" where scalars.first == "\n":
                 finish()
                 return names
-            case "\"" where field.trimmingSpaces.isEmpty && !wasQuoted:
-                field = ""
+            case "\"" where !wasQuoted && field.allSatisfy(isBlank):
+                field = String.UnicodeScalarView()
                 inQuotes = true
                 wasQuoted = true
             default:
-                // After a closing quote only spaces may follow before the comma.
-                if wasQuoted && (scalar == " " || scalar == "\t") { continue }
-                field.unicodeScalars.append(scalar)
+                // After a closing quote only spaces and tabs may come before the comma.
+                if wasQuoted && isBlank(scalar) { continue }
+                field.append(scalar)
             }
         }
         finish()

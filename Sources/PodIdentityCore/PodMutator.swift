@@ -95,8 +95,7 @@ public struct PodMutator: Sendable {
         for (field, containers) in [("initContainers", pod.spec?.initContainers), ("containers", pod.spec?.containers)]
         {
             for (index, container) in (containers ?? []).enumerated()
-            where !skipped.contains(where: { $0.unicodeScalars.elementsEqual((container.name ?? "").unicodeScalars) })
-            {
+            where !skipped.contains(where: { Self.same(container.name ?? "", $0) }) {
                 addCredentials(plan, to: container, at: "/spec/\(field)/\(index)", into: &operations)
             }
         }
@@ -145,7 +144,8 @@ public struct PodMutator: Sendable {
     /// `path` as the pod's node spells it: `C:` + backslashes on Windows nodes.
     private static func forNode(of pod: Pod, _ path: String) -> String {
         let selector = pod.spec?.nodeSelector ?? [:]
-        if selector["kubernetes.io/os"] == "windows" || selector["beta.kubernetes.io/os"] == "windows" {
+        if Self.same(selector["kubernetes.io/os"], "windows") || Self.same(selector["beta.kubernetes.io/os"], "windows")
+        {
             return "C:" + path.replacingOccurrences(of: "/", with: "\\")
         }
         return path
@@ -197,7 +197,7 @@ public struct PodMutator: Sendable {
             operations.append(PatchOperation(path: "/metadata/labels", value: .object([key: value])))
             return
         }
-        if labels[key] != PodAnnotations.podIdentityLabelValue {
+        if !Self.same(labels[key], PodAnnotations.podIdentityLabelValue) {
             operations.append(PatchOperation(path: JSONPointer.path("metadata", "labels", key), value: value))
         }
     }
@@ -216,9 +216,9 @@ public struct PodMutator: Sendable {
 
     /// Names compared as Kubernetes compares them: byte for byte, never by Unicode
     /// canonical equivalence (Swift's `==` on `String`).
-    private static func same(_ name: String?, _ other: String) -> Bool {
+    static func same(_ name: String?, _ other: String) -> Bool {
         guard let name else { return false }
-        return name.utf8.elementsEqual(other.utf8)
+        return StringMap.sameBytes(name, other)
     }
 
     private func addCredentials(

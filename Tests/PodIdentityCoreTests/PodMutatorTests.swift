@@ -6,7 +6,7 @@ import Testing
 @Suite("PodMutator", .timeLimit(.minutes(5)))
 struct PodMutatorTests {
     @Test(
-        "skip-containers: CSV with spaces trimmed and quotes removed",
+        "skip-containers: Go's first CSV record, ASCII spaces and tabs trimmed, quotes removed",
         arguments: [
             ("a", ["a"]),
             ("a,b", ["a", "b"]),
@@ -21,6 +21,24 @@ struct PodMutatorTests {
             ("a\rb", ["a\rb"]),
             ("\u{00A0}a\u{00A0}", ["\u{00A0}a\u{00A0}"]),
             ("", []),
+            // Go's reader: one \r right before the end is dropped; a lone \r elsewhere is kept.
+            ("a\r", ["a"]),
+            ("a,b\r", ["a", "b"]),
+            ("a\r\r", ["a\r"]),
+            ("\r", []),
+            ("\n\r", []),
+            ("\n", []),
+            ("\ra", ["\ra"]),
+            ("\r\r\nb", ["\r"]),
+            // Quoted names may hold line breaks; \r\n in them reads as \n, a lone \r stays.
+            ("\"a\r\nb\",c\nd", ["a\nb", "c"]),
+            ("\"a\rb\"", ["a\rb"]),
+            ("\n\"x\"\r\ny", ["x"]),
+            // Only ASCII spaces and tabs are trimmed, scalar by scalar.
+            ("\ta\t, b ", ["a", "b"]),
+            ("\u{3000}a", ["\u{3000}a"]),
+            (" \u{301}a", ["\u{301}a"]),
+            ("\" a \"", [" a "]),
         ])
     func skipContainers(_ value: String, _ names: [String]) {
         #expect(PodAnnotations.containerNames(fromSkipContainers: value) == names)
