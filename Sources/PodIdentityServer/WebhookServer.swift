@@ -2,8 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdHTTP2
-import HummingbirdTLS
 import Logging
 import NIOCore
 import PodIdentityCore
@@ -22,6 +20,7 @@ public struct WebhookServer: Sendable {
     public let serviceAccounts: (any ServiceAccountLookup & Service)?
     public let certificates: CertificateStore
     public let metrics: WebhookMetrics
+    let transport: TransportMetrics
     public let logger: Logger
     private let random: any RandomSource
 
@@ -39,6 +38,7 @@ public struct WebhookServer: Sendable {
         self.serviceAccounts = serviceAccounts
         self.certificates = certificates
         self.metrics = metrics
+        self.transport = TransportMetrics(registry: metrics.registry)
         self.random = random
         self.logger = logger
     }
@@ -71,21 +71,34 @@ public struct WebhookServer: Sendable {
         let router = Router()
         let handler = MutateHandler(
             reviewer: AdmissionReviewer(mutator: PodMutator(settings: configuration.mutation, random: random)),
-            source: source, serviceAccounts: serviceAccounts, metrics: metrics, maxBodySize: configuration.maxBodySize,
+            source: source, serviceAccounts: serviceAccounts, metrics: metrics, transport: transport,
+            budget: BodyBudget(capacity: configuration.bodyBytesInFlight), maxBodySize: configuration.maxBodySize,
             readTimeout: configuration.readTimeout)
         router.post("/mutate") { request, context in
             try await handler.handle(request, logger: context.logger)
         }
         addHealthRoutes(to: router)
-        let http1 = HTTP1Channel.Configuration(idleTimeout: .init(configuration.idleTimeout))
-        let server = try HTTPServerBuilder.http2Upgrade(
-            tlsConfiguration: certificates.tlsConfiguration(minimumVersion: configuration.tlsMinimumVersion),
-            configuration: .init(
-                idleTimeout: configuration.idleTimeout, gracefulCloseTimeout: .seconds(10), streamConfiguration: http1))
+        let configuration = self.configuration, transport = self.transport
+        let tlsConfiguration = certificates.tlsConfiguration(minimumVersion: configuration.tlsMinimumVersion)
+        let registry = ConnectionRegistry(
+            listener: "webhook", limit: configuration.maxConnections, metrics: transport)
+        let server = HTTPServerBuilder { responder in
+            try WebhookChannel(
+                tlsConfiguration: tlsConfiguration,
+                configuration: .init(
+                    handshakeTimeout: configuration.tlsHandshakeTimeout, idleTimeout: configuration.idleTimeout,
+                    gracefulCloseTimeout: configuration.gracefulCloseTimeout,
+                    streamLifetime: configuration.readTimeout + configuration.gracefulCloseTimeout,
+                    maxConcurrentStreams: configuration.http2MaxConcurrentStreams),
+                registry: registry, metrics: transport, responder: responder)
+        }
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                availableConnectionsDelegate: .maximum(
+                    Self.acceptLimit(configuration.maxConnections), logger: logger)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -159,14 +172,29 @@ public struct WebhookServer: Sendable {
                     status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body.jsonString)))
             }
         }
+        let registry = ConnectionRegistry(
+            listener: "metrics", limit: configuration.metricsMaxConnections, metrics: transport)
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        ConnectionTrackingHandler(registry: registry), HTTP1ActivityHandler(registry: registry),
+                    ],
+                    idleTimeout: .init(configuration.idleTimeout))),
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.metricsPort), serverName: nil),
+                address: .hostname(configuration.host, port: configuration.metricsPort), serverName: nil,
+                availableConnectionsDelegate: .maximum(
+                    Self.acceptLimit(configuration.metricsMaxConnections), logger: logger)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
     }
+
+    /// Where a listener stops accepting altogether: a little above its cap, reached only when
+    /// every connection is busy (otherwise the cap closes one for each new one), so that file
+    /// descriptors stay bounded.
+    public static func acceptLimit(_ cap: Int) -> Int { cap + max(16, cap / 8) }
 
     /// What the webhook would do for `ref` now, and why, from what it holds (no lookup is
     /// started): `/debug/explain`.

@@ -28,6 +28,17 @@ struct Serve: AsyncParsableCommand {
         "2s"
     @Option(help: "Longest time a client may take to send a review body, e.g. 10s.") var readTimeout = "10s"
     @Option(help: "How long an idle keep-alive connection is kept open, e.g. 90s.") var idleTimeout = "90s"
+    @Option(help: "Longest time a new connection may take to finish its TLS handshake, e.g. 10s.")
+    var tlsHandshakeTimeout = "10s"
+    @Option(
+        help:
+            "Open connections kept on the webhook port; at the cap the one waiting longest for its handshake, else the one idle longest, is closed for a new one."
+    ) var maxConnections = 512
+    @Option(
+        help:
+            "Bytes of review bodies held at once across all connections (e.g. 32Mi, at least 8Mi); a request past it gets 503 with Retry-After."
+    ) var maxBodyBytesInFlight = "32Mi"
+    @Option(help: "Concurrent streams one HTTP/2 connection may open (1 to 256).") var http2MaxConcurrentStreams = 16
     @Option(help: "Log format: text or json.") var logFormat = LogFormat.text
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(inversion: .prefixedNo, help: "Serve /debug/associations on the metrics port.") var enableDebuggingHandlers =
@@ -63,12 +74,22 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "pod-identity-webhook")
+        Allocator.returnLargeBlocksToTheSystem()
         if let limit = FileDescriptorLimit.raiseToHardLimit(), limit.after != limit.before {
             logger.info(
                 "raised the open-file limit to the hard limit",
                 metadata: ["fd.soft_before": "\(limit.before)", "fd.soft": "\(limit.after)"])
         }
-        let configuration = try configuration(environment: ProcessInfo.processInfo.environment)
+        var configuration = try configuration(environment: ProcessInfo.processInfo.environment)
+        if let openFiles = FileDescriptorLimit.current() {
+            let cap = configuration.server.connectionCap(openFileLimit: openFiles)
+            if cap < configuration.server.maxConnections {
+                logger.notice(
+                    "lowered the connection cap to fit the open-file limit",
+                    metadata: ["connections.max": "\(cap)", "fd.soft": "\(openFiles)"])
+                configuration.server.maxConnections = cap
+            }
+        }
         let banner = dev ? configuration.associationsDescription : nil
         try await HTTPClient.withHTTPClient(configuration: .aws) { httpClient in
             let group = try await buildServiceGroup(
@@ -97,6 +118,27 @@ struct Serve: AsyncParsableCommand {
             associationsReloadInterval, flag: "associations-reload-interval")
         configuration.server.readTimeout = try parseDuration(readTimeout, flag: "read-timeout")
         configuration.server.idleTimeout = try parseDuration(idleTimeout, flag: "idle-timeout")
+        configuration.server.tlsHandshakeTimeout = try parseDuration(
+            tlsHandshakeTimeout, flag: "tls-handshake-timeout")
+        guard configuration.server.tlsHandshakeTimeout > .zero else {
+            throw ValidationError("--tls-handshake-timeout must be more than 0")
+        }
+        guard maxConnections >= 16 else {
+            throw ValidationError("--max-connections must be at least 16, got \(maxConnections)")
+        }
+        configuration.server.maxConnections = maxConnections
+        let budget = try parseByteSize(maxBodyBytesInFlight, flag: "max-body-bytes-in-flight")
+        guard budget >= 8 * 1024 * 1024 else {
+            throw ValidationError(
+                "--max-body-bytes-in-flight must be at least 8Mi (room for the largest review, 4Mi, and the reserve for ordinary ones), got \"\(maxBodyBytesInFlight)\""
+            )
+        }
+        configuration.server.bodyBytesInFlight = budget
+        guard (1...256).contains(http2MaxConcurrentStreams) else {
+            throw ValidationError(
+                "--http2-max-concurrent-streams must be between 1 and 256, got \(http2MaxConcurrentStreams)")
+        }
+        configuration.server.http2MaxConcurrentStreams = http2MaxConcurrentStreams
         configuration.server.debuggingHandlers = enableDebuggingHandlers
         configuration.certificates = dev ? .development : .files(certificate: tlsCert, key: tlsKey)
 
@@ -133,6 +175,18 @@ struct Serve: AsyncParsableCommand {
         default: throw ValidationError("--tls-min-version must be 1.2 or 1.3, got \"\(tlsMinVersion)\"")
         }
     }
+}
+
+/// Parses `1048576`, `512Ki`, `32Mi` or `1Gi` as a number of bytes.
+func parseByteSize(_ text: String, flag: String) throws -> Int {
+    let units: [(String, Int)] = [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+        if let value = Int(text.dropLast(suffix.count)), value >= 0, value <= Int.max / scale {
+            return value * scale
+        }
+    }
+    if let value = Int(text), value >= 0 { return value }
+    throw ValidationError("--\(flag) must be a size such as 33554432, 512Ki or 32Mi, got \"\(text)\"")
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h` or a plain number of seconds.

@@ -20,4 +20,11 @@ enum FileDescriptorLimit {
         guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (before, before) }
         return (before, UInt64(limit.rlim_max))
     }
+
+    /// The soft limit now, or nil when it cannot be read.
+    static func current() -> UInt64? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        return UInt64(limit.rlim_cur)
+    }
 }
