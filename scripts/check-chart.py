@@ -889,19 +889,25 @@ def check_monitoring(check, settings, dashboard_settings, objects, flags):
 
 def check_monitoring_defaults(check, chart, version):
     """The chart's defaults with only prometheusRule.enabled and grafanaDashboard.enabled: both
-    validate, and the alerts of the file source are there."""
-    inner = Checker()
-    values = {"prometheusRule": {"enabled": True}, "grafanaDashboard": {"enabled": True}}
-    objects, _ = render(chart, values)
-    monitoring = [(path, document) for path, document in objects
-                  if document.get("kind") == "PrometheusRule" or path.endswith(DASHBOARD_TEMPLATE)]
-    validate(inner, monitoring, version)
-    merged = chart.merge_values(copy.deepcopy(values))
-    deployment = next(document for _, document in objects if document.get("kind") == "Deployment")
-    flags = flags_of(deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])[1:])
-    check_monitoring(inner, merged["prometheusRule"], merged["grafanaDashboard"], objects, flags)
-    for failure in inner.failures:
-        check.expect(False, f"defaults with prometheusRule and grafanaDashboard enabled: {failure}")
+    validate, and the alerts of the file source are there; with every alert turned off, the
+    PrometheusRule still validates, with no rule."""
+    every_alert_off = {key: {"enabled": False} for key in ALERTS}
+    for what, values in (
+            ("defaults with prometheusRule and grafanaDashboard enabled",
+             {"prometheusRule": {"enabled": True}, "grafanaDashboard": {"enabled": True}}),
+            ("prometheusRule enabled with every alert off",
+             {"prometheusRule": {"enabled": True, "alerts": every_alert_off}})):
+        inner = Checker()
+        objects, _ = render(chart, values)
+        monitoring = [(path, document) for path, document in objects
+                      if document.get("kind") == "PrometheusRule" or path.endswith(DASHBOARD_TEMPLATE)]
+        validate(inner, monitoring, version)
+        merged = chart.merge_values(copy.deepcopy(values))
+        deployment = next(document for _, document in objects if document.get("kind") == "Deployment")
+        flags = flags_of(deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])[1:])
+        check_monitoring(inner, merged["prometheusRule"], merged["grafanaDashboard"], objects, flags)
+        for failure in inner.failures:
+            check.expect(False, f"{what}: {failure}")
 
 
 def checksum_of(chart, values):
