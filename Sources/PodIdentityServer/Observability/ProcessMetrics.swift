@@ -39,14 +39,8 @@ final class ProcessMetrics: Sendable {
     private let pageSize: Double
 
     init?(registry: PrometheusCollectorRegistry) {
-        #if os(Linux)
-        let ticks = sysconf(Int32(_SC_CLK_TCK)), page = sysconf(Int32(_SC_PAGESIZE))
-        guard ticks > 0, page > 0, Self.readStat() != nil else { return nil }
-        ticksPerSecond = Double(ticks)
-        pageSize = Double(page)
-        #else
-        return nil
-        #endif
+        guard let units = Self.units(), Self.readStat() != nil else { return nil }
+        (ticksPerSecond, pageSize) = units
         func describe(_ label: String) -> MetricNameDescriptor {
             MetricNameDescriptor(metricName: label, unitName: "", helpText: Self.help[label] ?? "")
         }
@@ -57,6 +51,17 @@ final class ProcessMetrics: Sendable {
         maxFDs = registry.makeGauge(descriptor: describe(Self.maxFDsLabel))
         startTime = registry.makeGauge(descriptor: describe(Self.startTimeLabel))
         update()
+    }
+
+    /// Clock ticks per second (the unit of CPU times in `/proc`) and the page size (of `rss`);
+    /// nil where there is no `/proc` to read.
+    private static func units() -> (ticks: Double, page: Double)? {
+        #if os(Linux)
+        let ticks = sysconf(Int32(_SC_CLK_TCK)), page = sysconf(Int32(_SC_PAGESIZE))
+        return ticks > 0 && page > 0 ? (Double(ticks), Double(page)) : nil
+        #else
+        return nil
+        #endif
     }
 
     /// `/proc/self/stat` fields after the command name: index 0 is field 3 (state) of proc(5).
