@@ -66,10 +66,6 @@ def emit(event, **fields):
     print(json.dumps({"event": event, **fields}), flush=True)
 
 
-def log(message):
-    print(f"    {message}", file=sys.stderr, flush=True)
-
-
 LIBC = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: preexec_fn only calls into it
 
 
@@ -625,7 +621,7 @@ def probe_h2_streams(port, metrics_port):
     note = (f"server's MAX_CONCURRENT_STREAMS: {', '.join(str(a) for a in advertised) or '?'}"
             f" (None: not sent); streams open per connection: {'/'.join(str(r['opened']) for r in done)}, "
             f"sent all but 1,000 B: {'/'.join(str(r['complete']) for r in done)}, "
-            f"reset by the server: {'/'.join(str(r['reset']) for r in done)}")
+            f"reset by the server while sending: {'/'.join(str(r['reset']) for r in done)}")
     codes = sum((r["reset_codes"] for r in done), collections.Counter())
     if codes:
         note += f" ({', '.join(f'{code} ×{n}' for code, n in codes.most_common())})"
@@ -1143,7 +1139,7 @@ def stop_process(process, grace):
         return f"still running {grace:g} s after SIGTERM: SIGKILL"
 
 
-def run_probe(name, index, args, options, wait_s):
+def run_probe(name, index, args, wait_s):
     function, nofile, load_max_s = PROBES[name]
     port = args.base_port + 2 * index
     metrics_port = port + 1
@@ -1351,7 +1347,7 @@ def orchestrate(args):
             print(f"==> [{position + 1}/{len(names)}] {name}: {PROBES[name][0].__doc__.split(chr(10))[0]}",
                   flush=True)
             probe_started = time.monotonic()
-            row = run_probe(name, index, args, options, wait_s)
+            row = run_probe(name, index, args, wait_s)
             row["seconds"] = time.monotonic() - probe_started
             rows.append(row)
             print(table_row(row), flush=True)
