@@ -60,30 +60,32 @@ struct MetricsHelpTests {
     }
 
     #if os(Linux)
-    @Test("process_* metrics: resident memory, CPU, file descriptors and start time of this process")
-    func processMetrics() throws {
-        let metrics = WebhookMetrics()
-        let before = Date().timeIntervalSince1970
-        // Burn a little CPU, so the counter has something to count.
-        var sum = 0.0
-        for index in 0..<2_000_000 { sum += Double(index).squareRoot() }
-        #expect(sum > 0)
-        let text = metrics.exposition()
-        let exposition = MetricsExposition(text)
-        func value(_ name: String) -> Double? {
-            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        @Test("process_* metrics: resident memory, CPU, file descriptors and start time of this process")
+        func processMetrics() throws {
+            let metrics = WebhookMetrics()
+            let before = Date().timeIntervalSince1970
+            // Burn a little CPU, so the counter has something to count.
+            var sum = 0.0
+            for index in 0..<2_000_000 { sum += Double(index).squareRoot() }
+            #expect(sum > 0)
+            let text = metrics.exposition()
+            let exposition = MetricsExposition(text)
+            func value(_ name: String) -> Double? {
+                text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                    Double($0.split(separator: " ")[1])
+                }
+            }
+            let resident = try #require(value("process_resident_memory_bytes"))
+            let virtual = try #require(value("process_virtual_memory_bytes"))
+            #expect(resident > 1_000_000 && resident < virtual, "resident \(resident), virtual \(virtual)")
+            #expect(exposition.types["process_cpu_seconds_total"] == "counter")
+            #expect(try #require(value("process_cpu_seconds_total")) > 0)
+            let open = try #require(value("process_open_fds")), limit = try #require(value("process_max_fds"))
+            #expect(open >= 3 && open <= limit, "open \(open), limit \(limit)")
+            let start = try #require(value("process_start_time_seconds"))
+            #expect(start <= before + 1 && start > before - 86_400 * 7, "start \(start), now \(before)")
+            #expect(exposition.familiesWithoutHelp.isEmpty, "\(exposition.familiesWithoutHelp)")
         }
-        let resident = try #require(value("process_resident_memory_bytes"))
-        let virtual = try #require(value("process_virtual_memory_bytes"))
-        #expect(resident > 1_000_000 && resident < virtual, "resident \(resident), virtual \(virtual)")
-        #expect(exposition.types["process_cpu_seconds_total"] == "counter")
-        #expect(try #require(value("process_cpu_seconds_total")) > 0)
-        let open = try #require(value("process_open_fds")), limit = try #require(value("process_max_fds"))
-        #expect(open >= 3 && open <= limit, "open \(open), limit \(limit)")
-        let start = try #require(value("process_start_time_seconds"))
-        #expect(start <= before + 1 && start > before - 86_400 * 7, "start \(start), now \(before)")
-        #expect(exposition.familiesWithoutHelp.isEmpty, "\(exposition.familiesWithoutHelp)")
-    }
     #endif
 
     @Test("the running server's /metrics: every family has # HELP after reviews, a refused request and a scrape")
@@ -105,7 +107,8 @@ struct MetricsHelpTests {
             #expect(exposition.malformed.isEmpty, "\(exposition.malformed)")
             #expect(exposition.types[WebhookMetrics.rejectedLabel] == "counter")
             #expect(exposition.types["pod_identity_webhook_pod_count"] == "counter")
-            #expect(exposition.familiesWithoutHelp.isEmpty, "families without # HELP: \(exposition.familiesWithoutHelp)")
+            #expect(
+                exposition.familiesWithoutHelp.isEmpty, "families without # HELP: \(exposition.familiesWithoutHelp)")
         }
     }
 }

@@ -77,11 +77,16 @@ struct MonitoringEndToEndTests {
               / on (pod) group_left sum without (instance) (b_total offset 5m) > 1e3
               or time() - c_timestamp_seconds{namespace="ns"} > 2.5e2 unless absent(d_gauge)
             """
-        #expect(PromQLNames.metricNames(in: expression) == ["a_seconds_bucket", "b_total", "c_timestamp_seconds", "d_gauge"])
+        #expect(
+            PromQLNames.metricNames(in: expression) == [
+                "a_seconds_bucket", "b_total", "c_timestamp_seconds", "d_gauge",
+            ])
         #expect(PromQLNames.metricNames(in: "sum(rate(x_total[5m])) by (status) > 0") == ["x_total"])
     }
 
-    @Test("every metric the PrometheusRule and the dashboard name is exported by a running webhook (EKS + ServiceAccounts)")
+    @Test(
+        "every metric the PrometheusRule and the dashboard name is exported by a running webhook (EKS + ServiceAccounts)"
+    )
     func everyQueriedMetricIsExported() async throws {
         let queries = try await Self.renderedQueries()
         #expect(queries.filter { $0.origin.hasPrefix("alert ") }.count == 6, "\(queries.map(\.origin))")
@@ -113,7 +118,9 @@ struct MonitoringEndToEndTests {
         let eks = EKSStandIn()
         eks.add(namespace: "shop", serviceAccount: "checkout")
         let kubernetes = KubernetesStandIn()
-        kubernetes.apply(namespace: "shop", name: "web", annotations: ["eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/web"])
+        kubernetes.apply(
+            namespace: "shop", name: "web",
+            annotations: ["eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/web"])
         kubernetes.apply(namespace: "shop", name: "checkout")
         let failSyncs = FailSwitch()
         eks.setFaults { request, _ in
@@ -161,9 +168,12 @@ struct MonitoringEndToEndTests {
                     let checkout = try await EKSModeEndToEndTests.post(
                         serviceAccount: "checkout", port: webhookPort, httpClient: http)
                     #expect(checkout["response"]?["patch"] != nil)
-                    let web = try await EKSModeEndToEndTests.post(serviceAccount: "web", port: webhookPort, httpClient: http)
-                    #expect(try EKSModeEndToEndTests.env(of: web)["AWS_ROLE_ARN"] == "arn:aws:iam::111122223333:role/web")
-                    _ = try await EKSModeEndToEndTests.post(serviceAccount: "ghost", port: webhookPort, httpClient: http)
+                    let web = try await EKSModeEndToEndTests.post(
+                        serviceAccount: "web", port: webhookPort, httpClient: http)
+                    #expect(
+                        try EKSModeEndToEndTests.env(of: web)["AWS_ROLE_ARN"] == "arn:aws:iam::111122223333:role/web")
+                    _ = try await EKSModeEndToEndTests.post(
+                        serviceAccount: "ghost", port: webhookPort, httpClient: http)
                     let undecodable = try await Self.post(
                         webhookPort, body: Reviews.body(object: .object(["kind": "Pod", "spec": "not an object"])))
                     #expect(undecodable.status == 200)

@@ -15,8 +15,10 @@ public final class EKSMetrics: Sendable {
     /// The `# HELP` of each metric, by name, for the exporter (`WebhookMetrics(help:)`).
     public static let help: [String: String] = [
         associationsLabel: "Pod Identity Associations of the cluster after the last successful full sync.",
-        lastSuccessLabel: "When the last full sync of the associations from EKS succeeded, in seconds since the Unix epoch.",
-        syncDurationLabel: "Duration of a successful full sync (every page of ListPodIdentityAssociations), in seconds.",
+        lastSuccessLabel:
+            "When the last full sync of the associations from EKS succeeded, in seconds since the Unix epoch.",
+        syncDurationLabel:
+            "Duration of a successful full sync (every page of ListPodIdentityAssociations), in seconds.",
         syncErrorsLabel: "Full syncs that failed (the previous associations are kept), by the EKS error type.",
         missLookupsLabel:
             "Reviews whose service account missed the cache, by what the miss lookup answered: found, not-found, "

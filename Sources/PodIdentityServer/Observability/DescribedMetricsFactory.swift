@@ -50,7 +50,8 @@ struct DescribedMetricsFactory: MetricsFactory {
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return registry.makeGauge(descriptor: describe(label), labels: dimensions) }
-        return registry.makeValueHistogram(descriptor: describe(label), labels: dimensions, buckets: defaultValueBuckets)
+        return registry.makeValueHistogram(
+            descriptor: describe(label), labels: dimensions, buckets: defaultValueBuckets)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {

@@ -3,7 +3,7 @@ import Prometheus
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The process's own resources under the names every Prometheus client library uses
@@ -57,10 +57,10 @@ final class ProcessMetrics: Sendable {
     /// nil where there is no `/proc` to read.
     private static func units() -> (ticks: Double, page: Double)? {
         #if os(Linux)
-        let ticks = sysconf(Int32(_SC_CLK_TCK)), page = sysconf(Int32(_SC_PAGESIZE))
-        return ticks > 0 && page > 0 ? (Double(ticks), Double(page)) : nil
+            let ticks = sysconf(Int32(_SC_CLK_TCK)), page = sysconf(Int32(_SC_PAGESIZE))
+            return ticks > 0 && page > 0 ? (Double(ticks), Double(page)) : nil
         #else
-        return nil
+            return nil
         #endif
     }
 
