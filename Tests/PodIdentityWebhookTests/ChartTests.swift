@@ -8,8 +8,9 @@ import Testing
 /// container flags against this build's `serve --help`).
 ///
 /// Needs `python3` with helm-python-sdk, kubernetes-validate and pyyaml (`scripts/test.sh` puts
-/// such a `.venv` first on `PATH`; `$PYTHON` picks another interpreter). Without them the tests
-/// fail, saying so: a chart nobody rendered is not a passing chart.
+/// such a `.venv` first on `PATH`; `$PYTHON` picks another interpreter), and `promtool` for the
+/// alert rules and dashboard queries. Without them the tests fail, saying so: a chart nobody
+/// rendered is not a passing chart.
 @Suite("Helm chart", .timeLimit(.minutes(5)))
 struct ChartTests {
     static let chart = CommandLineTests.repositoryRoot.appendingPathComponent("charts/pod-identity-webhook")
