@@ -78,7 +78,10 @@ final class HTTP2ConnectionLifetime: ChannelDuplexHandler, RemovableChannelHandl
         guard openStreams == 0, let context else { return }
         registry.set(context.channel, .idle)
         if goingAway {
-            context.close(promise: nil)
+            // NIO reports a stream closed when its last frame is written, before that write is
+            // flushed: closing now would drop the answer. Close once this event-loop turn, and
+            // its flush, are done.
+            context.eventLoop.assumeIsolated().execute { context.close(promise: nil) }
         } else {
             armIdleTimer()
         }
