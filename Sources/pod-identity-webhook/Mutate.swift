@@ -65,7 +65,7 @@ struct Mutate: AsyncParsableCommand {
             FileHandle.standardError.write(Data("pod-identity-webhook: warning: \(warning)\n".utf8))
         }
         switch output {
-        case .patch: print(Documents.prettyJSON(try JSONValue.parse(result.patch.jsonData)), terminator: "")
+        case .patch: print(Documents.prettyJSON(try LosslessJSON.parse(result.patch.jsonData)), terminator: "")
         case .json: print(Documents.prettyJSON(result.mutatedPod), terminator: "")
         case .yaml: print(try Documents.yaml(result.mutatedPod), terminator: "")
         }

@@ -102,11 +102,89 @@ struct CommandLineTests {
         #expect(pod["metadata"]?["labels"]?["eks.amazonaws.com/pod-identity"] == "enabled")
         #expect(pod["spec"]?["containers"]?.firstElement?["env"]?.firstElement?["value"] == "1", "\"1\" stays a string")
 
-        let review = Reviews.body(object: try Documents.parse(Data(Self.podYAML.utf8)))
+        let review = Reviews.body(object: try Documents.parse(Data(Self.podYAML.utf8)).jsonValue)
         let notAssociated = try await Self.run(["mutate", "-o", "patch", "--association", "other/sa"], stdin: review)
         #expect(notAssociated.status == 0)
         #expect(notAssociated.stderr.contains("not-associated"))
         #expect(notAssociated.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+    }
+
+    /// Whether `text` holds the bytes of `part` (String.contains would also find a canonically
+    /// equivalent spelling, which is what these tests must tell apart).
+    static func containsBytes(_ text: String, _ part: String) -> Bool {
+        let haystack = Array(text.utf8), needle = Array(part.utf8)
+        guard needle.count <= haystack.count else { return false }
+        return (0...(haystack.count - needle.count)).contains {
+            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
+        }
+    }
+
+    @Test("mutate prints every key and every number of its input as they came, -o json and -o yaml")
+    func mutateKeepsKeysAndNumbers() async throws {
+        let pod = #"""
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop",
+             "labels":{"K":"letter","\u212a":"sign"},"annotations":{"caf\u00e9":"nfc","cafe\u0301":"nfd"}},
+             "spec":{"serviceAccountName":"checkout","terminationGracePeriodSeconds":30,
+             "futureTuning":{"big":5.19647714921921e+16,"ratio":1.50,"huge":12345678901234567890,"exp":2E+3,"z":-0.0},
+             "containers":[{"name":"app","image":"nginx"}]}}
+            """#
+        let flags = ["--association", "shop/checkout", "--no-token-expiration-jitter"]
+        let json = try await Self.run(["mutate", "-o", "json"] + flags, stdin: Data(pod.utf8))
+        #expect(json.status == 0, "\(json.stderr)")
+        for literal in [
+            #""big": 5.19647714921921e+16"#, #""ratio": 1.50"#, #""huge": 12345678901234567890"#, #""exp": 2E+3"#,
+            #""z": -0.0"#, #""terminationGracePeriodSeconds": 30"#, #""K": "letter""#, "\"\u{212A}\": \"sign\"",
+            "\"caf\u{E9}\": \"nfc\"", "\"cafe\u{301}\": \"nfd\"", #""eks.amazonaws.com/pod-identity": "enabled""#,
+        ] {
+            #expect(Self.containsBytes(json.stdout, literal), "-o json lost \(literal):\n\(json.stdout)")
+        }
+        let yaml = try await Self.run(["mutate", "-o", "yaml"] + flags, stdin: Data(pod.utf8))
+        #expect(yaml.status == 0, "\(yaml.stderr)")
+        for literal in [
+            "big: 5.19647714921921e+16", "ratio: 1.50", "huge: 12345678901234567890", "exp: 2E+3", "z: -0.0",
+            "K: letter", "\u{212A}: sign", "caf\u{E9}: nfc", "cafe\u{301}: nfd",
+        ] {
+            #expect(Self.containsBytes(yaml.stdout, literal), "-o yaml lost \(literal):\n\(yaml.stdout)")
+        }
+        // Both print the same document, which is the input plus the patch.
+        let fromJSON = try Documents.parse(Data(json.stdout.utf8))
+        let fromYAML = try Documents.parse(Data(yaml.stdout.utf8))
+        #expect(fromJSON == fromYAML)
+        let patch = try await Self.run(["mutate", "-o", "patch"] + flags, stdin: Data(pod.utf8))
+        let applied = try JSONPatch(parsing: Data(patch.stdout.utf8)).apply(to: try LosslessJSON.parse(Data(pod.utf8)))
+        #expect(applied == fromJSON)
+
+        // YAML in: merge keys apply, YAML-only number spellings print as JSON spells them,
+        // timestamps stay strings, and numbers JSON cannot hold are refused.
+        let yamlPod = """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web
+              namespace: shop
+              labels: &base {team: a, K: letter}
+              annotations:
+                <<: *base
+                team: b
+            spec:
+              serviceAccountName: checkout
+              futureTuning: {hex: 0x1F, underscored: 1_000, plus: +5, half: .5, kept: 1.50, when: 2026-12-01}
+              containers:
+              - name: app
+                image: nginx
+            """
+        let fromYAMLInput = try await Self.run(["mutate", "-o", "json"] + flags, stdin: Data(yamlPod.utf8))
+        #expect(fromYAMLInput.status == 0, "\(fromYAMLInput.stderr)")
+        let printed = try LosslessJSON.parse(Data(fromYAMLInput.stdout.utf8))
+        #expect(printed["metadata"]?["annotations"] == ["K": "letter", "team": "b"])
+        let tuning: LosslessJSON = [
+            "hex": 31, "underscored": 1000, "plus": 5, "half": .number("0.5"), "kept": .number("1.50"),
+            "when": "2026-12-01",
+        ]
+        #expect(printed["spec"]?["futureTuning"] == tuning)
+        let infinite = try await Self.run(["mutate"] + flags, stdin: Data((yamlPod + "\n  x: .inf").utf8))
+        #expect(infinite.status != 0)
+        #expect(infinite.stderr.contains("JSON cannot represent"), "\(infinite.stderr)")
     }
 
     @Test(
@@ -170,7 +248,9 @@ struct CommandLineTests {
         #expect(environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == nil)
 
         let list = try Documents.parseAll(Data(stream.utf8))
-        let listJSON = JSONValue.object(["apiVersion": "v1", "kind": "List", "items": .array(list.reversed())])
+        let listJSON = LosslessJSON.object([
+            (key: "apiVersion", value: "v1"), (key: "kind", value: "List"), (key: "items", value: .array(list.reversed())),
+        ])
         let fromList = try await Self.run(["mutate", "-o", "json"], stdin: listJSON.jsonData)
         #expect(fromList.status == 0, "\(fromList.stderr)")
         #expect(try Self.irsaEnvironment(fromList) == environment)
@@ -353,6 +433,13 @@ struct CommandLineTests {
 
 extension JSONValue {
     var firstElement: JSONValue? {
+        if case .array(let items) = self { return items.first }
+        return nil
+    }
+}
+
+extension LosslessJSON {
+    var firstElement: LosslessJSON? {
         if case .array(let items) = self { return items.first }
         return nil
     }

@@ -32,22 +32,22 @@ struct MutationFixtureTests {
     /// an existing key (which RFC 6902 treats as a replace). The one exception is the label
     /// `eks.amazonaws.com/pod-identity`, which the webhook owns and sets to `enabled` whatever
     /// it held, as the reference does (fixture 42).
-    static func isSurgical(_ operation: PatchOperation, on pod: JSONValue) throws -> Bool {
+    static func isSurgical(_ operation: PatchOperation, on pod: LosslessJSON) throws -> Bool {
         guard operation.op == .add else { return false }
         if operation.path == "/metadata/labels/eks.amazonaws.com~1pod-identity" { return true }
         let tokens = try JSONPointer.tokens(of: operation.path)
         guard let last = tokens.last else { return false }
         if last == "-" || operation.path == "/spec/volumes/0" { return true }
-        var parent: JSONValue? = pod
+        var parent: LosslessJSON? = pod
         for token in tokens.dropLast() {
             switch parent {
-            case .object(let members)?: parent = members[token]
+            case .object?: parent = parent?[token]
             case .array(let items)?: parent = Int(token).flatMap { items.indices.contains($0) ? items[$0] : nil }
             default: parent = nil
             }
         }
         guard case .object(let members)? = parent else { return false }
-        return !members.keys.contains { $0.unicodeScalars.elementsEqual(last.unicodeScalars) }
+        return !members.contains { StringMap.sameBytes($0.key, last) }
     }
 
     @Test("scripts/check-fixtures.py: every fixture's shape, and every expected pod only adds to its input")
@@ -108,9 +108,16 @@ struct MutationFixtureTests {
             settings: settings, associations: fixture.associations,
             serviceAccounts: fixture.serviceAccounts(prefix: settings.annotationPrefix),
             random: FixedRandomSource(fixture.randomValue))
-        let result = try await mutation.run(try JSONValue.parse(try fixture.reviewBody()), namespace: nil)
-        #expect(result.mutatedPod == (fixture.expectedPatched ? fixture.expectedPod : fixture.pod))
+        let result = try await mutation.run(try LosslessJSON.parse(try fixture.reviewBody()), namespace: nil)
+        let expected = try #require(fixture.expectedPatched ? fixture.expectedPod : fixture.pod)
+        #expect(result.mutatedPod == expected)
         #expect(result.outcome.decision == (try await Self.review(fixture)).outcome.decision)
+        // What `mutate -o json` and `-o yaml` print reads back as the expected pod, every key
+        // and every number literal as the fixture spells it.
+        let json = Documents.prettyJSON(result.mutatedPod)
+        #expect(try Documents.parse(Data(json.utf8)) == expected, "\(fixture.name): -o json printed\n\(json)")
+        let yaml = try Documents.yaml(result.mutatedPod)
+        #expect(try Documents.parse(Data(yaml.utf8)) == expected, "\(fixture.name): -o yaml printed\n\(yaml)")
     }
 
     @Test("kubectl patch --local gives the same pod", arguments: Fixture.all.filter(\.expectedPatched))
@@ -127,8 +134,11 @@ struct MutationFixtureTests {
             Tools.kubectl,
             ["patch", "--local", "-f", podFile.path, "--type=json", "--patch-file", patchFile.path, "-o", "json"])
         #expect(output.status == 0, "kubectl: \(output.stderr)")
-        let patched = try JSONValue.parse(output.stdout)
-        #expect(patched == fixture.expectedPod, "\(fixture.name): kubectl's pod differs: \(patched.jsonString)")
+        // kubectl rewrites number literals (it reads them into float64), so numbers are
+        // compared by value here; keys and strings still byte for byte.
+        let patched = try LosslessJSON.parse(output.stdout)
+        let expected = try #require(fixture.expectedPod)
+        #expect(patched.hasSameValues(as: expected), "\(fixture.name): kubectl's pod differs: \(patched.jsonString)")
     }
 
     @Test("every input and resulting pod is valid against the newest Kubernetes schema, strictly")
@@ -137,7 +147,7 @@ struct MutationFixtureTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var allowed: [String: Set<String>] = [:]
         for fixture in Fixture.all {
-            var pods: [(String, JSONValue)] = []
+            var pods: [(String, LosslessJSON)] = []
             if let pod = fixture.pod { pods.append(("input", pod)) }
             if let expected = fixture.expectedPod { pods.append(("expected", expected)) }
             if fixture.expectedPatched, let pod = fixture.pod, let patch = try await Self.review(fixture).outcome.patch

@@ -21,10 +21,11 @@ public struct OfflineMutation: Sendable {
     }
 
     /// The ServiceAccount objects among `documents`, read with `prefix`; the rest, in order.
+    /// Annotation keys are compared byte for byte, as on a watched ServiceAccount.
     public static func splitServiceAccounts(
-        _ documents: [JSONValue], prefix: String, namespace: String?
-    ) -> (serviceAccounts: [ServiceAccountInfo], others: [JSONValue]) {
-        var accounts: [ServiceAccountInfo] = [], others: [JSONValue] = []
+        _ documents: [LosslessJSON], prefix: String, namespace: String?
+    ) -> (serviceAccounts: [ServiceAccountInfo], others: [LosslessJSON]) {
+        var accounts: [ServiceAccountInfo] = [], others: [LosslessJSON] = []
         for document in documents {
             guard document["kind"]?.stringValue == "ServiceAccount", let name = document["metadata"]?["name"]?.stringValue
             else {
@@ -35,7 +36,9 @@ public struct OfflineMutation: Sendable {
                 namespace: document["metadata"]?["namespace"]?.stringValue ?? namespace ?? "default", name: name)
             var annotations: [(key: String, value: String)] = []
             if case .object(let members)? = document["metadata"]?["annotations"] {
-                for (key, value) in members { if let text = value.stringValue { annotations.append((key, text)) } }
+                for member in members {
+                    if let text = member.value.stringValue { annotations.append((member.key, text)) }
+                }
             }
             accounts.append(ServiceAccountInfo(ref: ref, annotations: annotations, prefix: prefix))
         }
@@ -45,41 +48,42 @@ public struct OfflineMutation: Sendable {
     public struct Result: Sendable {
         public var outcome: ReviewOutcome
         /// The pod as it was given.
-        public var pod: JSONValue
-        /// The pod after the patch (the same pod when there is none).
-        public var mutatedPod: JSONValue
+        public var pod: LosslessJSON
+        /// The pod after the patch (the same pod when there is none): every key and number of
+        /// the input as it came, with what the patch adds.
+        public var mutatedPod: LosslessJSON
         public var patch: JSONPatch { outcome.patch ?? JSONPatch([]) }
     }
 
     /// Mutates a Pod document, or the Pod inside an AdmissionReview document.
     /// `namespace` is used when the document does not say (a Pod without metadata.namespace).
-    public func run(_ document: JSONValue, namespace: String?) async throws(DocumentError) -> Result {
-        let review: JSONValue
-        let pod: JSONValue
+    /// The reviewer reads the pod's own bytes (keys and numbers as given), and the patch is
+    /// applied to the document itself.
+    public func run(_ document: LosslessJSON, namespace: String?) async throws(DocumentError) -> Result {
+        let review: LosslessJSON
+        let pod: LosslessJSON
         switch document["kind"]?.stringValue {
         case "AdmissionReview":
-            guard let object = document["request"]?["object"] else {
+            // The members the reviewer's decoder reads: the first of a repeated key.
+            guard let object = document.first("request")?.first("object") else {
                 throw DocumentError("the AdmissionReview has no request.object")
             }
             review = document
             pod = object
         case "Pod":
             pod = document
-            var request: [String: JSONValue] = [
-                "uid": "offline",
-                "kind": .object(["group": "", "version": "v1", "kind": "Pod"]),
-                "resource": .object(["group": "", "version": "v1", "resource": "pods"]),
-                "operation": "CREATE",
-                "object": document,
+            let podNamespace = namespace ?? document["metadata"]?["namespace"]?.stringValue ?? "default"
+            review = [
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": [
+                    "uid": "offline",
+                    "kind": ["group": "", "version": "v1", "kind": "Pod"],
+                    "resource": ["group": "", "version": "v1", "resource": "pods"],
+                    "operation": "CREATE",
+                    "namespace": .string(podNamespace),
+                    "object": document,
+                ],
             ]
-            if let namespace = namespace ?? document["metadata"]?["namespace"]?.stringValue {
-                request["namespace"] = .string(namespace)
-            } else {
-                request["namespace"] = "default"
-            }
-            review = .object([
-                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(request),
-            ])
         case let kind:
             throw DocumentError("expected a Pod or an AdmissionReview, got kind \(kind.map { "\"\($0)\"" } ?? "none")")
         }

@@ -9,7 +9,8 @@ import Testing
 /// associations, request shape, and the expected result.
 struct Fixture: CustomTestStringConvertible, Sendable {
     let name: String
-    let document: JSONValue
+    /// Keys and numbers exactly as the file has them (see `LosslessJSON`).
+    let document: LosslessJSON
     var loadError: String? = nil
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -30,9 +31,9 @@ struct Fixture: CustomTestStringConvertible, Sendable {
 
     var testDescription: String { name }
     var description: String { document["description"]?.stringValue ?? "" }
-    var pod: JSONValue? { document["pod"] }
+    var pod: LosslessJSON? { document["pod"] }
     var expectedPatched: Bool { document["expect"]?["patched"] == .bool(true) }
-    var expectedPod: JSONValue? { document["expect"]?["pod"] }
+    var expectedPod: LosslessJSON? { document["expect"]?["pod"] }
     var expectedWarning: String? { document["expect"]?["warning"]?.stringValue }
     /// `not-associated`, `ignored`, `unchanged`… for a fixture without a patch.
     var expectedDecision: String? { document["expect"]?["decision"]?.stringValue }
@@ -47,7 +48,7 @@ struct Fixture: CustomTestStringConvertible, Sendable {
     }
 
     var randomValue: Int64 {
-        if case .integer(let value)? = document["random"] { return value }
+        if case .number(let text)? = document["random"], let value = Int64(text) { return value }
         return MutationSettings.jitterFloor
     }
 
@@ -55,11 +56,11 @@ struct Fixture: CustomTestStringConvertible, Sendable {
     /// the real `MutationOptions`, so fixtures can only use flags that exist, with their meaning.
     func settings() throws -> MutationSettings {
         guard case .object(let members)? = document["settings"] else { return try MutationOptions.parse([]).settings() }
-        let arguments = try members.sorted { $0.key < $1.key }.map { key, value in
+        let arguments = try LosslessJSON.sortedByKeyBytes(members).map { key, value in
             switch value {
             case .bool(let on): return on ? "--\(key)" : "--no-\(key)"
             case .string(let text): return "--\(key)=\(text)"
-            case .integer(let number): return "--\(key)=\(number)"
+            case .number(let text) where Int64(text) != nil: return "--\(key)=\(text)"
             default: throw FixtureError("\(name): setting \(key) = \(value.jsonString) is not a flag value")
             }
         }
@@ -73,7 +74,9 @@ struct Fixture: CustomTestStringConvertible, Sendable {
             guard let namespace = item["namespace"]?.stringValue, let name = item["name"]?.stringValue else { return nil }
             var annotations: [(key: String, value: String)] = []
             if case .object(let members)? = item["annotations"] {
-                for (key, value) in members { if let text = value.stringValue { annotations.append((key, text)) } }
+                for member in members {
+                    if let text = member.value.stringValue { annotations.append((member.key, text)) }
+                }
             }
             return ServiceAccountInfo(
                 ref: ServiceAccountRef(namespace: namespace, name: name), annotations: annotations, prefix: prefix)
@@ -86,23 +89,23 @@ struct Fixture: CustomTestStringConvertible, Sendable {
             items.compactMap { $0.stringValue.flatMap(ServiceAccountRef.init(parsing:)) }, source: name)
     }
 
-    /// The AdmissionReview body the API server would send for this fixture.
+    /// The AdmissionReview body the API server would send for this fixture: the pod's keys and
+    /// numbers exactly as the fixture has them.
     func reviewBody() throws -> Data {
         let request = document["request"]
-        var members: [String: JSONValue] = [
-            "uid": .string("uid-\(name)"),
-            "kind": .object([
-                "group": "", "version": "v1", "kind": request?["kind"] ?? "Pod",
-            ]),
-            "resource": .object(["group": "", "version": "v1", "resource": "pods"]),
-            "operation": request?["operation"] ?? "CREATE",
+        var members: [LosslessJSON.Member] = [
+            (key: "uid", value: .string("uid-\(name)")),
+            (key: "kind", value: ["group": "", "version": "v1", "kind": request?["kind"] ?? "Pod"]),
+            (key: "resource", value: ["group": "", "version": "v1", "resource": "pods"]),
+            (key: "operation", value: request?["operation"] ?? "CREATE"),
         ]
-        if let namespace = request?["namespace"] { members["namespace"] = namespace }
+        if let namespace = request?["namespace"] { members.append((key: "namespace", value: namespace)) }
         if case .string(let subResource)? = request?["subResource"], !subResource.isEmpty {
-            members["subResource"] = .string(subResource)
+            members.append((key: "subResource", value: .string(subResource)))
         }
-        var body = JSONValue.object([
-            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": .object(members),
+        var body = LosslessJSON.object([
+            (key: "apiVersion", value: "admission.k8s.io/v1"), (key: "kind", value: "AdmissionReview"),
+            (key: "request", value: .object(members)),
         ]).jsonString
         if let raw = request?["objectRaw"]?.stringValue {
             // Splice the raw (possibly malformed-as-a-Pod) object text in as-is.
