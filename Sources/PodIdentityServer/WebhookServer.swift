@@ -71,8 +71,7 @@ public struct WebhookServer: Sendable {
         let router = Router()
         let handler = MutateHandler(
             reviewer: AdmissionReviewer(mutator: PodMutator(settings: configuration.mutation, random: random)),
-            source: source, serviceAccounts: serviceAccounts, metrics: metrics, transport: transport,
-            budget: BodyBudget(capacity: configuration.bodyBytesInFlight), maxBodySize: configuration.maxBodySize,
+            source: source, serviceAccounts: serviceAccounts, metrics: metrics, maxBodySize: configuration.maxBodySize,
             readTimeout: configuration.readTimeout)
         router.post("/mutate") { request, context in
             try await handler.handle(request, logger: context.logger)
@@ -82,6 +81,7 @@ public struct WebhookServer: Sendable {
         let tlsConfiguration = certificates.tlsConfiguration(minimumVersion: configuration.tlsMinimumVersion)
         let registry = ConnectionRegistry(
             listener: "webhook", limit: configuration.maxConnections, metrics: transport)
+        let budget = BodyBudget(capacity: configuration.bodyBytesInFlight), metrics = self.metrics
         let server = HTTPServerBuilder { responder in
             try WebhookChannel(
                 tlsConfiguration: tlsConfiguration,
@@ -89,8 +89,13 @@ public struct WebhookServer: Sendable {
                     handshakeTimeout: configuration.tlsHandshakeTimeout, idleTimeout: configuration.idleTimeout,
                     gracefulCloseTimeout: configuration.gracefulCloseTimeout,
                     streamLifetime: configuration.readTimeout + configuration.gracefulCloseTimeout,
-                    maxConcurrentStreams: configuration.http2MaxConcurrentStreams),
-                registry: registry, metrics: transport, responder: responder)
+                    maxConcurrentStreams: configuration.http2MaxConcurrentStreams,
+                    maxBodySize: configuration.maxBodySize),
+                registry: registry, budget: budget, metrics: transport,
+                refused: {
+                    metrics.recordRejected(status: 503)
+                    transport.recordBodyRefused()
+                }, responder: responder)
         }
         return Application(
             router: router,

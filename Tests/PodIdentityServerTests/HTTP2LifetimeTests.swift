@@ -113,4 +113,50 @@ struct HTTP2LifetimeTests {
                     client: client))
         }
     }
+
+    @Test("over HTTP/2 a body past the in-flight budget is refused and its stream reset, before its data is read")
+    func bodyBudget() async throws {
+        try await TestServer.with(
+            configure: { $0.bodyBytesInFlight = 8 * 1024 * 1024 }, certificates: try ConnectionLimitsTests.store()
+        ) { server in
+            let client = try TestCertificates.client(trusting: ConnectionLimitsTests.certificate.certificatePEM)
+            defer { client.shutdownInBackground() }
+            let headers = Self.frame(
+                type: 0x1, flags: 0x4, stream: 1,
+                Self.headerBlock([
+                    (":method", "POST"), (":scheme", "https"), (":path", "/mutate"), (":authority", "localhost"),
+                    ("content-type", "application/json"), ("content-length", "4000000"),
+                ]))
+            var connections: [RawConnection] = []
+            for _ in 0..<2 {
+                let connection = try await RawConnection.connect(
+                    port: server.webhookPort, trusting: ConnectionLimitsTests.certificate.certificatePEM,
+                    alpn: ["h2"])
+                try await connection.send(
+                    Self.preface + Self.frame(type: 0x4) + headers
+                        + Self.frame(type: 0x0, stream: 1, Array(repeating: 0x20, count: 1000)))
+                connections.append(connection)
+                // The first holds 4,000,000 of the 6 MiB large bodies may use; the second cannot.
+                var reserved = false
+                for _ in 0..<100 where !reserved && connections.count == 1 {
+                    reserved = try await ConnectionLimitsTests.metric(
+                        server, "pod_identity_webhook_body_bytes_in_flight 4000000.0", client: client)
+                    if !reserved { try await Task.sleep(for: .milliseconds(20)) }
+                }
+            }
+            var reset = false
+            for _ in 0..<250 where !reset {
+                reset = Self.frames(connections[1].receivedBytes).contains { $0.type == 0x3 && $0.stream == 1 }
+                if !reset { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(reset)
+            #expect(!Self.frames(connections[0].receivedBytes).contains { $0.type == 0x3 && $0.stream == 1 })
+            #expect(
+                try await ConnectionLimitsTests.metric(
+                    server, "pod_identity_webhook_body_budget_refusals_total 1", client: client))
+            let answer = try await WebhookServerTests.post(client, server.base + "/mutate", body: Reviews.body())
+            #expect(answer.status == 200)
+            for connection in connections { connection.close() }
+        }
+    }
 }

@@ -16,8 +16,6 @@ struct MutateHandler: Sendable {
     let source: any AssociationSource
     let serviceAccounts: (any ServiceAccountLookup)?
     let metrics: WebhookMetrics
-    let transport: TransportMetrics
-    let budget: BodyBudget
     let maxBodySize: Int
     let readTimeout: Duration
 
@@ -25,12 +23,7 @@ struct MutateHandler: Sendable {
         let start = ContinuousClock.now
         do {
             try checkContentType(request)
-            let reservation = BodyReservation(budget: budget)
-            defer {
-                reservation.release()
-                transport.setBodyBytesInFlight(budget.inUse)
-            }
-            let body = try await readBody(request, reservation: reservation)
+            let body = try await readBody(request)
             let outcome: ReviewOutcome
             do {
                 let serviceAccounts = self.serviceAccounts
@@ -66,34 +59,21 @@ struct MutateHandler: Sendable {
         }
     }
 
-    /// Collects the body, refusing it past `maxBodySize`, when it takes longer than
-    /// `readTimeout` (so that a slow client costs only its own connection), or when the body
-    /// budget has no room for it: the declared length is reserved before any byte is read, a
-    /// body without one reserves as it arrives.
-    private func readBody(_ request: Request, reservation: BodyReservation) async throws -> ByteBuffer {
+    /// Collects the body, refusing it past `maxBodySize` or when it takes longer than `readTimeout`,
+    /// so that a slow client costs only its own connection.
+    private func readBody(_ request: Request) async throws -> ByteBuffer {
         let limit = maxBodySize, timeout = readTimeout
-        let declared = request.headers[.contentLength].flatMap { Int($0) }
-        if let declared {
-            guard declared <= limit else {
-                throw HTTPError(.contentTooLarge, message: "request body is larger than \(limit) bytes")
-            }
-            try reserve(reservation, upTo: declared, bodySize: declared)
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            // Refused before a byte of it is read; the connection is then closed.
+            throw HTTPError(.contentTooLarge, message: "request body is larger than \(limit) bytes")
         }
         return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask {
-                var body = ByteBuffer()
-                body.reserveCapacity(declared ?? 16 * 1024)
-                for try await chunk in request.body {
-                    let size = body.readableBytes + chunk.readableBytes
-                    guard size <= limit else {
-                        throw HTTPError(.contentTooLarge, message: "request body is larger than \(limit) bytes")
-                    }
-                    if size > reservation.bytes {
-                        try reserve(reservation, upTo: size, bodySize: max(size, declared ?? 0))
-                    }
-                    body.writeImmutableBuffer(chunk)
+                do {
+                    return try await request.body.collect(upTo: limit)
+                } catch is NIOTooManyBytesError {
+                    throw HTTPError(.contentTooLarge, message: "request body is larger than \(limit) bytes")
                 }
-                return body
             }
             group.addTask {
                 // Not Task.sleep: see cancellableSleep for the memory a cancelled one keeps.
@@ -106,18 +86,6 @@ struct MutateHandler: Sendable {
             }
             return body
         }
-    }
-
-    private func reserve(_ reservation: BodyReservation, upTo bytes: Int, bodySize: Int) throws {
-        guard reservation.grow(to: bytes, bodySize: bodySize) else {
-            transport.recordBodyRefused()
-            var headers = HTTPFields()
-            headers[.retryAfter] = "1"
-            throw HTTPError(
-                .serviceUnavailable, headers: headers,
-                message: "too many request bodies in flight (\(budget.capacity) bytes); retry")
-        }
-        transport.setBodyBytesInFlight(budget.inUse)
     }
 
     private func log(_ outcome: ReviewOutcome, elapsed: Duration, logger: Logger) {

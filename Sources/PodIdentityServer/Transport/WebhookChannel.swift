@@ -14,6 +14,7 @@ import NIOTLS
 /// - HTTP/1.1 (Hummingbird's own channel, with its idle timeout) or HTTP/2 by ALPN;
 /// - HTTP/2 advertising `maxConcurrentStreams` (NIO's default is 100), closed when idle and
 ///   after GOAWAY whether or not the client answers, every stream reset after `streamLifetime`;
+/// - request bodies held to the `BodyBudget` before they are buffered (`BodyBudgetHandler`);
 /// - a refused body (408, 413, 503) ends its connection or stream.
 struct WebhookChannel: HTTPChannelHandler {
     struct Configuration: Sendable {
@@ -22,6 +23,7 @@ struct WebhookChannel: HTTPChannelHandler {
         var gracefulCloseTimeout: Duration = .seconds(10)
         var streamLifetime: Duration = .seconds(20)
         var maxConcurrentStreams = 16
+        var maxBodySize = 4 * 1024 * 1024
     }
 
     typealias HTTP1Value = HTTP1Channel.Value
@@ -38,10 +40,14 @@ struct WebhookChannel: HTTPChannelHandler {
     private let http1: HTTP1Channel
     private let registry: ConnectionRegistry
     private let metrics: TransportMetrics
+    private let budget: BodyBudget
+    private let refused: @Sendable () -> Void
 
+    /// `refused` counts a request answered 503 for want of room in `budget`.
     init(
         tlsConfiguration: TLSConfiguration, configuration: Configuration, registry: ConnectionRegistry,
-        metrics: TransportMetrics, responder: @escaping Responder
+        budget: BodyBudget, metrics: TransportMetrics, refused: @escaping @Sendable () -> Void,
+        responder: @escaping Responder
     ) throws {
         var tls = tlsConfiguration
         tls.applicationProtocols = NIOHTTP2SupportedALPNProtocols
@@ -49,11 +55,19 @@ struct WebhookChannel: HTTPChannelHandler {
         self.configuration = configuration
         self.registry = registry
         self.metrics = metrics
+        self.budget = budget
+        self.refused = refused
         self.responder = responder
+        let maxBodySize = configuration.maxBodySize
         self.http1 = HTTP1Channel(
             responder: responder,
             configuration: .init(
-                additionalChannelHandlers: [HTTP1ActivityHandler(registry: registry), RefusalCloseHandler(announce: true)],
+                additionalChannelHandlers: [
+                    HTTP1ActivityHandler(registry: registry), RefusalCloseHandler(announce: true),
+                    BodyBudgetHandler(
+                        budget: budget, maxBodySize: maxBodySize, refused: refused,
+                        changed: metrics.setBodyBytesInFlight),
+                ],
                 idleTimeout: .init(configuration.idleTimeout)))
     }
 
@@ -77,6 +91,7 @@ struct WebhookChannel: HTTPChannelHandler {
 
     private func setupHTTP2(_ channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP2Value> {
         let configuration = self.configuration, registry = self.registry, metrics = self.metrics
+        let budget = self.budget, refused = self.refused
         return channel.eventLoop.makeCompletedFuture {
             let lifetime = HTTP2ConnectionLifetime(
                 eventLoop: channel.eventLoop, idleTimeout: .init(configuration.idleTimeout),
@@ -98,6 +113,10 @@ struct WebhookChannel: HTTPChannelHandler {
                             lifetime: .init(configuration.streamLifetime), listener: registry.listener,
                             metrics: metrics))
                     try pipeline.addHandler(RefusalCloseHandler(announce: false))
+                    try pipeline.addHandler(
+                        BodyBudgetHandler(
+                            budget: budget, maxBodySize: configuration.maxBodySize, refused: refused,
+                            changed: metrics.setBodyBytesInFlight))
                     return try HTTP1Channel.Value(wrappingChannelSynchronously: stream)
                 }
             }
