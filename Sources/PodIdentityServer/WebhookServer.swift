@@ -102,6 +102,9 @@ public struct WebhookServer: Sendable {
             server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                // A flood of connections queues in the kernel rather than dropping the SYNs of
+                // the API server's next one (a dropped SYN is retried after 1 s, then 3 s).
+                backlog: 1024,
                 availableConnectionsDelegate: .maximum(
                     Self.acceptLimit(configuration.maxConnections), logger: logger)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

@@ -2,52 +2,71 @@ import Testing
 
 @testable import PodIdentityServer
 
+/// The table on a made-up clock: instants are plain seconds.
 @Suite("Connection table: who gives way at the cap", .timeLimit(.minutes(1)))
 struct ConnectionTableTests {
+    typealias Table = ConnectionTable<Int, ContinuousClock.Instant>
+    static let zero = ContinuousClock.now
+
+    static func at(_ seconds: Double) -> ContinuousClock.Instant { zero.advanced(by: .seconds(seconds)) }
+
     @Test("below the cap nobody is closed")
     func belowCap() {
-        var table = ConnectionTable<Int>(limit: 3)
-        #expect(table.open(1) == nil)
-        #expect(table.open(2) == nil)
-        #expect(table.open(3) == nil)
+        var table = Table(limit: 3, patience: .seconds(1))
+        #expect(table.open(1, now: Self.at(0)) == nil)
+        #expect(table.open(2, now: Self.at(0)) == nil)
+        #expect(table.open(3, now: Self.at(0)) == nil)
         #expect(table.count == 3)
     }
 
-    @Test("past the cap the connection waiting longest for its handshake goes first")
-    func handshakingFirst() {
-        var table = ConnectionTable<Int>(limit: 3)
-        _ = table.open(1)
-        _ = table.open(2)
-        _ = table.open(3)
-        table.set(1, .idle)
-        #expect(table.open(4) == 2)
-        #expect(table.open(5) == 3)
+    @Test("past the cap the connection that has waited longest, past its patience, for a handshake goes first")
+    func staleHandshakeFirst() {
+        var table = Table(limit: 3, patience: .seconds(1))
+        _ = table.open(1, now: Self.at(0))
+        _ = table.open(2, now: Self.at(0.1))
+        _ = table.open(3, now: Self.at(0.2))
+        table.set(1, .idle, now: Self.at(0.3))
+        #expect(table.open(4, now: Self.at(2)) == 2)
+        #expect(table.open(5, now: Self.at(2)) == 3)
         #expect(table.count == 3)
     }
 
-    @Test("with no handshake pending, the one idle longest goes; a busy one never")
+    @Test("an idle connection goes before a handshake still within its patience")
+    func idleBeforeYoungHandshake() {
+        var table = Table(limit: 3, patience: .seconds(1))
+        _ = table.open(1, now: Self.at(0))
+        _ = table.open(2, now: Self.at(0))
+        table.set(2, .idle, now: Self.at(0.01))
+        _ = table.open(3, now: Self.at(0.02))
+        // 1 and 3 are handshaking for less than a second: 2, idle, gives way.
+        #expect(table.open(4, now: Self.at(0.5)) == 2)
+        // With nobody idle, the oldest young handshake goes.
+        #expect(table.open(5, now: Self.at(0.6)) == 1)
+    }
+
+    @Test("among idle connections the one idle longest goes; a busy one never")
     func idleLongest() {
-        var table = ConnectionTable<Int>(limit: 3)
-        for id in 1...3 { _ = table.open(id) }
-        table.set(2, .idle)
-        table.set(1, .idle)
-        table.set(3, .busy)
-        #expect(table.open(4) == 2)
-        table.set(4, .idle)
-        table.set(1, .busy)
-        table.set(1, .idle)  // busy in between: idle only from now, so 4 has waited longer
-        #expect(table.open(5) == 4)
+        var table = Table(limit: 3, patience: .seconds(1))
+        for id in 1...3 { _ = table.open(id, now: Self.at(0)) }
+        table.set(2, .idle, now: Self.at(0.1))
+        table.set(1, .idle, now: Self.at(0.2))
+        table.set(3, .busy, now: Self.at(0.3))
+        #expect(table.open(4, now: Self.at(0.4)) == 2)
+        table.set(4, .idle, now: Self.at(0.5))
+        table.set(1, .busy, now: Self.at(0.6))
+        table.set(1, .idle, now: Self.at(0.7))  // busy in between: idle only from now, so 4 has waited longer
+        #expect(table.open(5, now: Self.at(0.8)) == 4)
         #expect(table.phase(of: 3) == .busy)
     }
 
     @Test("when every other connection is busy nobody is closed and the count passes the cap")
     func allBusy() {
-        var table = ConnectionTable<Int>(limit: 2)
-        _ = table.open(1)
-        _ = table.open(2)
-        table.set(1, .busy)
-        table.set(2, .busy)
-        #expect(table.open(3) == nil)
+        var table = Table(limit: 2, patience: .seconds(1))
+        _ = table.open(1, now: Self.at(0))
+        _ = table.open(2, now: Self.at(0))
+        table.set(1, .busy, now: Self.at(0))
+        table.set(2, .busy, now: Self.at(0))
+        #expect(table.open(3, now: Self.at(5)) == nil)
         #expect(table.count == 3)
         table.close(1)
         #expect(table.count == 2)

@@ -6,12 +6,14 @@ import Synchronization
 final class ConnectionRegistry: Sendable {
     let listener: String
     private let metrics: TransportMetrics
-    private let state: Mutex<(table: ConnectionTable<ObjectIdentifier>, channels: [ObjectIdentifier: any Channel])>
+    typealias Table = ConnectionTable<ObjectIdentifier, ContinuousClock.Instant>
+    private let state: Mutex<(table: Table, channels: [ObjectIdentifier: any Channel])>
 
-    init(listener: String, limit: Int, metrics: TransportMetrics) {
+    /// `patience`: how long a handshake may take before its connection is the first to give way.
+    init(listener: String, limit: Int, patience: Duration = .seconds(1), metrics: TransportMetrics) {
         self.listener = listener
         self.metrics = metrics
-        self.state = Mutex((ConnectionTable(limit: limit), [:]))
+        self.state = Mutex((Table(limit: limit, patience: patience), [:]))
     }
 
     var count: Int { state.withLock { $0.table.count } }
@@ -20,7 +22,7 @@ final class ConnectionRegistry: Sendable {
         let id = ObjectIdentifier(channel)
         let (victim, count): ((any Channel)?, Int) = state.withLock { state in
             state.channels[id] = channel
-            let victim = state.table.open(id).flatMap { state.channels.removeValue(forKey: $0) }
+            let victim = state.table.open(id, now: .now).flatMap { state.channels.removeValue(forKey: $0) }
             return (victim, state.table.count)
         }
         metrics.setOpenConnections(count, listener: listener)
@@ -30,9 +32,9 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func set(_ channel: any Channel, _ phase: ConnectionTable<ObjectIdentifier>.Phase) {
+    func set(_ channel: any Channel, _ phase: Table.Phase) {
         let id = ObjectIdentifier(channel)
-        state.withLock { $0.table.set(id, phase) }
+        state.withLock { $0.table.set(id, phase, now: .now) }
     }
 
     func closed(_ channel: any Channel) {

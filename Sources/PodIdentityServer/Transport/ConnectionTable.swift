@@ -3,11 +3,16 @@
 /// closing.
 ///
 /// At the cap a new connection is still accepted, and the connection that matters least is
-/// closed for it: the one that has waited longest without finishing its TLS handshake, else
-/// the one idle longest. A connection in the middle of a request is never chosen. This keeps
-/// the file descriptors and memory of a listener bounded, while a flood of connections that
-/// do nothing cannot lock out the API server's next one: they are what gets closed.
-struct ConnectionTable<ID: Hashable> {
+/// closed for it, in this order:
+/// 1. the one that has waited longest for a TLS handshake it has had `patience` to finish
+///    (a client on a working network needs milliseconds);
+/// 2. the one idle longest;
+/// 3. the one that has waited longest for its handshake, younger than `patience`.
+/// A connection in the middle of a request is never chosen. This keeps the file descriptors
+/// and memory of a listener bounded, while a flood of connections that do nothing cannot lock
+/// out the API server's next one: they are what gets closed, and a flood of handshakes
+/// closes idle connections before it closes a client that is handshaking right now.
+struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
     enum Phase: Equatable {
         /// Accepted; the TLS handshake has not finished.
         case handshaking
@@ -19,16 +24,20 @@ struct ConnectionTable<ID: Hashable> {
 
     private struct Entry {
         var phase: Phase
-        /// When the connection entered `phase`, on the table's own event counter.
+        /// When the connection entered `phase`, on the table's own event counter (for order)
+        /// and on the clock (for patience).
         var since: UInt64
+        var at: Instant
     }
 
     let limit: Int
+    let patience: Instant.Duration
     private var entries: [ID: Entry] = [:]
     private var events: UInt64 = 0
 
-    init(limit: Int) {
+    init(limit: Int, patience: Instant.Duration) {
         self.limit = max(1, limit)
+        self.patience = patience
     }
 
     var count: Int { entries.count }
@@ -37,15 +46,15 @@ struct ConnectionTable<ID: Hashable> {
 
     /// Adds `id`; past the limit, removes and returns the connection to close for it, or nil
     /// when every other connection is busy.
-    mutating func open(_ id: ID) -> ID? {
+    mutating func open(_ id: ID, now: Instant) -> ID? {
         events += 1
-        entries[id] = Entry(phase: .handshaking, since: events)
+        entries[id] = Entry(phase: .handshaking, since: events, at: now)
         guard entries.count > limit else { return nil }
         var victim: (id: ID, rank: Int, since: UInt64)?
         for (other, entry) in entries where other != id {
             let rank: Int
             switch entry.phase {
-            case .handshaking: rank = 0
+            case .handshaking: rank = entry.at.advanced(by: patience) <= now ? 0 : 2
             case .idle: rank = 1
             case .busy: continue
             }
@@ -57,11 +66,12 @@ struct ConnectionTable<ID: Hashable> {
         return victim.id
     }
 
-    mutating func set(_ id: ID, _ phase: Phase) {
+    mutating func set(_ id: ID, _ phase: Phase, now: Instant) {
         guard var entry = entries[id], entry.phase != phase else { return }
         events += 1
         entry.phase = phase
         entry.since = events
+        entry.at = now
         entries[id] = entry
     }
 
