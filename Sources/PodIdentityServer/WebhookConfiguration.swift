@@ -25,8 +25,9 @@ public struct WebhookConfiguration: Sendable {
     /// Open connections kept on the metrics port (probes and scrapes need few).
     public var metricsMaxConnections = 64
     /// Bytes of review bodies held at once across all connections (`--max-body-bytes-in-flight`);
-    /// a request past it is answered 503 with `Retry-After`.
-    public var bodyBytesInFlight = 32 * 1024 * 1024
+    /// a request past it is answered 503 with `Retry-After`. A review being decoded and
+    /// answered holds about three times its body, so 16 MiB keeps the peak near 64 MiB.
+    public var bodyBytesInFlight = 16 * 1024 * 1024
     /// Concurrent streams an HTTP/2 client may open on one connection (`--http2-max-concurrent-streams`).
     public var http2MaxConcurrentStreams = 16
     /// How long an HTTP/2 connection may finish its streams after GOAWAY before it is closed.

@@ -36,8 +36,8 @@ struct Serve: AsyncParsableCommand {
     ) var maxConnections = 512
     @Option(
         help:
-            "Bytes of review bodies held at once across all connections (e.g. 32Mi, at least 8Mi); a request past it gets 503 with Retry-After."
-    ) var maxBodyBytesInFlight = "32Mi"
+            "Bytes of review bodies held at once across all connections (e.g. 16Mi, at least 8Mi); a request past it gets 503 with Retry-After."
+    ) var maxBodyBytesInFlight = "16Mi"
     @Option(help: "Concurrent streams one HTTP/2 connection may open (1 to 256).") var http2MaxConcurrentStreams = 16
     @Option(help: "Log format: text or json.") var logFormat = LogFormat.text
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"

@@ -31,17 +31,23 @@ struct ConnectionTableTests {
         #expect(table.count == 3)
     }
 
-    @Test("an idle connection goes before a handshake still within its patience")
-    func idleBeforeYoungHandshake() {
+    @Test("a silent established connection goes before a young handshake; a used kept-alive one after it")
+    func silentBeforeYoungHandshakeBeforeUsed() {
         var table = Table(limit: 3, patience: .seconds(1))
         _ = table.open(1, now: Self.at(0))
         _ = table.open(2, now: Self.at(0))
-        table.set(2, .idle, now: Self.at(0.01))
-        _ = table.open(3, now: Self.at(0.02))
-        // 1 and 3 are handshaking for less than a second: 2, idle, gives way.
-        #expect(table.open(4, now: Self.at(0.5)) == 2)
-        // With nobody idle, the oldest young handshake goes.
-        #expect(table.open(5, now: Self.at(0.6)) == 1)
+        _ = table.open(3, now: Self.at(0))
+        table.set(1, .fresh, now: Self.at(0.01))  // handshake done, then silence
+        table.set(2, .fresh, now: Self.at(0.01))
+        table.set(2, .busy, now: Self.at(0.02))
+        table.set(2, .idle, now: Self.at(0.03))  // served a request, kept alive
+        // 3 and the newcomer are handshaking for less than a second: the silent 1 gives way.
+        #expect(table.open(4, now: Self.at(0.5)) == 1)
+        // Then the oldest young handshake, before the connection that has been used.
+        #expect(table.open(5, now: Self.at(0.6)) == 3)
+        #expect(table.phase(of: 2) == .idle)
+        // Once the handshakes are stale, they go first.
+        #expect(table.open(6, now: Self.at(2)) == 4)
     }
 
     @Test("among idle connections the one idle longest goes; a busy one never")

@@ -3,20 +3,23 @@
 /// closing.
 ///
 /// At the cap a new connection is still accepted, and the connection that matters least is
-/// closed for it, in this order:
-/// 1. the one that has waited longest for a TLS handshake it has had `patience` to finish
-///    (a client on a working network needs milliseconds);
-/// 2. the one idle longest;
-/// 3. the one that has waited longest for its handshake, younger than `patience`.
+/// closed for it, in this order (the oldest first within each):
+/// 1. one that has had `patience` to finish its TLS handshake and has not (a client on a
+///    working network needs milliseconds);
+/// 2. one that finished its handshake and has sent no request since;
+/// 3. one still within its handshake's patience;
+/// 4. one idle after serving requests, the one idle longest.
 /// A connection in the middle of a request is never chosen. This keeps the file descriptors
 /// and memory of a listener bounded, while a flood of connections that do nothing cannot lock
-/// out the API server's next one: they are what gets closed, and a flood of handshakes
-/// closes idle connections before it closes a client that is handshaking right now.
+/// out the API server: silent connections go first, a client handshaking right now goes
+/// before the kept-alive connections that are actually used, and those go last.
 struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
     enum Phase: Equatable {
         /// Accepted; the TLS handshake has not finished.
         case handshaking
-        /// Established, no request in progress.
+        /// Established; no request yet.
+        case fresh
+        /// Established, has served requests, none in progress.
         case idle
         /// Serving a request (HTTP/1.1) or at least one stream (HTTP/2).
         case busy
@@ -55,7 +58,8 @@ struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
             let rank: Int
             switch entry.phase {
             case .handshaking: rank = entry.at.advanced(by: patience) <= now ? 0 : 2
-            case .idle: rank = 1
+            case .fresh: rank = 1
+            case .idle: rank = 3
             case .busy: continue
             }
             if let current = victim, (current.rank, current.since) <= (rank, entry.since) { continue }

@@ -43,7 +43,7 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
             done = true
             deadline?.cancel()
             deadline = nil
-            registry.set(context.channel, .idle)
+            registry.set(context.channel, .fresh)
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -7,7 +7,8 @@
 ///
 /// By default glibc raises its mmap threshold each time a large mapped block is freed (up to
 /// 32 MiB): after the first multi-megabyte review, later ones come from the heap, and a burst
-/// leaves the heap grown for good. A fixed threshold keeps every block of 256 KiB or more in
+/// leaves the heap grown for good. A fixed threshold keeps every block of 64 KiB or more (NIO's
+/// largest read buffers, every large body) in
 /// a mapping of its own, unmapped when freed; it also fixes the trim threshold, so that free
 /// memory at the top of the heap is returned. docs/reliability.md has the measurements.
 enum Allocator {
@@ -20,7 +21,7 @@ enum Allocator {
             typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
             guard let symbol = dlsym(nil, "mallopt") else { return }
             let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
-            _ = mallopt(mmapThreshold, 256 * 1024)
+            _ = mallopt(mmapThreshold, 64 * 1024)
             _ = mallopt(trimThreshold, 1024 * 1024)
         #endif
     }
