@@ -26,7 +26,7 @@ final class HeldLookupSource: AssociationSource {
     var isReady: Bool { true }
     var arrived: Int { state.withLock { $0.arrived } }
 
-    func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
+    func association(of ref: ServiceAccountRef) async -> AssociationLookup {
         await withCheckedContinuation { continuation in
             let now = state.withLock { state in
                 state.arrived += 1
@@ -35,7 +35,7 @@ final class HeldLookupSource: AssociationSource {
             }
             if now { continuation.resume() }
         }
-        return true
+        return .snapshot(true)
     }
 
     func open() {
@@ -133,7 +133,7 @@ struct HTTP2GracefulShutdownTests {
         tls.trustRoots = .certificates(
             try NIOSSLCertificate.fromPEMBytes(Array(WebhookServerTests.certificate.certificatePEM.utf8)))
         var configuration = HTTPClient.Configuration(
-            tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(60)))
+            tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(60)))
         configuration.httpVersion = .automatic
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

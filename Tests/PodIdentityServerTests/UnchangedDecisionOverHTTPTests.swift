@@ -24,7 +24,7 @@ struct UnchangedDecisionOverHTTPTests {
     )
     func unchanged() async throws {
         try await TestServer.with(certificates: try WebhookServerTests.store(), random: FixedRandom(80000)) { server in
-            let client = try TestCertificates.client(trusting: WebhookServerTests.certificate.certificatePEM)
+            let client = try PatientClient.make()
             defer { client.shutdownInBackground() }
             let url = server.base + "/mutate"
 

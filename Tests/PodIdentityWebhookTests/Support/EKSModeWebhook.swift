@@ -43,7 +43,7 @@ struct EKSModeWebhook {
         tls.certificateVerification = .none  // the --dev certificate is made in memory for each run
         let client = HTTPClient(
             eventLoopGroupProvider: .singleton,
-            configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(30))))
+            configuration: .init(tlsConfiguration: tls, timeout: .init(connect: .seconds(10), read: .seconds(30))))
         do {
             let result = try await HTTPClient.withHTTPClient(configuration: .aws) { httpClient in
                 let (ports, continuation) = AsyncStream.makeStream(of: (WebhookServer.Listener, Int).self)
