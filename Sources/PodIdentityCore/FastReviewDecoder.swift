@@ -160,7 +160,11 @@ enum FastReviewDecoder {
                     (parser: inout Parser, key: Key) throws(Fallback) in
                     switch key {
                     case "name": container.name = try parser.optionalString()
-                    case "env": container.env = try parser.isNull() ? nil : parser.namedList(depth: depth + 2)
+                    case "env":
+                        if try !parser.isNull() {
+                            (container.env, container.proxyVariables) = try parser.environment(depth: depth + 2)
+                        }
+                    case "envFrom": container.hasEnvFrom = try parser.hasElements(depth: depth + 2)
                     case "volumeMounts":
                         container.volumeMounts = try parser.isNull() ? nil : parser.namedList(depth: depth + 2)
                     default: try parser.skipValue(depth: depth + 2)
@@ -254,7 +258,7 @@ enum FastReviewDecoder {
             static let podSpec: [Key] = [
                 "serviceAccountName", "serviceAccount", "nodeSelector", "volumes", "containers", "initContainers",
             ]
-            static let container: [Key] = ["name", "env", "volumeMounts"]
+            static let container: [Key] = ["name", "env", "volumeMounts", "envFrom"]
             static let named: [Key] = ["name"]
         }
 

@@ -1,7 +1,8 @@
 import Foundation
 
-/// One RFC 6902 operation. The webhook only ever emits `add`: it appends and inserts,
-/// never replaces or removes what the pod already has.
+/// One RFC 6902 operation. The webhook emits `add`: it appends and inserts, never removes
+/// what the pod already has; the one exception, `--proxy-bypass`, replaces a `NO_PROXY` value
+/// with itself plus the agent's addresses, right after a `test` of the exact current value.
 public struct PatchOperation: Sendable, Hashable {
     public enum Op: String, Sendable, Hashable {
         case add, remove, replace, move, copy, test

@@ -31,6 +31,9 @@ public struct MutationSettings: Sendable, Equatable {
     /// Extra variables appended after the credential variables when missing, such as
     /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6` on IPv6 clusters.
     public var extraEnvironment: [EnvVar] = []
+    /// Append the Pod Identity Agent's addresses to `NO_PROXY` of containers that name a proxy
+    /// (`--proxy-bypass`; see ProxyBypass.swift).
+    public var proxyBypass = false
 
     public init() {}
 

@@ -63,14 +63,25 @@ public struct PodSpec: Decodable, Sendable, Equatable {
 
 public struct Container: Decodable, Sendable, Equatable {
     public var name: String?
-    /// Only the names: env values may hold secrets and are never decoded.
+    /// Only the names: env values may hold secrets and are never decoded (but for the proxy
+    /// entries below).
     public var env: [Named]?
     public var volumeMounts: [Named]?
+    /// The `env` entries `--proxy-bypass` reads: the proxy variables (whether they have a value,
+    /// not the value) and `NO_PROXY`/`no_proxy` (their value). Decoded in ProxyBypass.swift.
+    public var proxyVariables: [ProxyVariable] = []
+    /// Whether `envFrom` lists a source (which may define `NO_PROXY`).
+    public var hasEnvFrom = false
 
-    public init(name: String? = nil, env: [Named]? = nil, volumeMounts: [Named]? = nil) {
+    public init(
+        name: String? = nil, env: [Named]? = nil, volumeMounts: [Named]? = nil,
+        proxyVariables: [ProxyVariable] = [], hasEnvFrom: Bool = false
+    ) {
         self.name = name
         self.env = env
         self.volumeMounts = volumeMounts
+        self.proxyVariables = proxyVariables
+        self.hasEnvFrom = hasEnvFrom
     }
 }
 

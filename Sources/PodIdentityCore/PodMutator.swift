@@ -29,8 +29,8 @@ public struct PodMutator: Sendable {
     private let mount: JSONValue
     private let irsaTokenFile: String
     private let irsaMount: JSONValue
-    private let skipContainersKey: String
-    private let tokenExpirationKey: String
+    let skipContainersKey: String
+    let tokenExpirationKey: String
 
     public init(settings: MutationSettings = MutationSettings(), random: any RandomSource = SystemRandomSource()) {
         self.settings = settings
@@ -99,6 +99,7 @@ public struct PodMutator: Sendable {
                 addCredentials(plan, to: container, at: "/spec/\(field)/\(index)", into: &operations)
             }
         }
+        if settings.proxyBypass { operations += proxyBypass(for: pod, mode: mode).operations }
         return operations
     }
 
