@@ -50,6 +50,13 @@ struct MutationOptions: ParsableArguments {
     )
     var ipv6ImdsEndpointMode = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Pod Identity only: in containers that set HTTP_PROXY or HTTPS_PROXY (either case) as a value, append the agent's addresses 169.254.170.23 and fd00:ec2::23 to NO_PROXY/no_proxy, or add NO_PROXY."
+    )
+    var proxyBypass = false
+
     @Option(help: "Default audience of IRSA tokens; a ServiceAccount's eks.amazonaws.com/audience overrides it.")
     var tokenAudience = MutationSettings().irsaAudience
 
@@ -87,6 +94,7 @@ struct MutationOptions: ParsableArguments {
         settings.irsaAudience = tokenAudience
         settings.irsaMountPath = tokenMountPath
         settings.annotationPrefix = annotationPrefix
+        settings.proxyBypass = proxyBypass
         settings.region = awsDefaultRegion.flatMap { $0.isEmpty ? nil : $0 } ?? eks?.region
         settings.regionalSTS = stsRegionalEndpoint ?? (eks != nil)
         if let problem = settings.validationError() {
