@@ -199,6 +199,9 @@ The container's arguments: `serve` and flags the binary lists in `serve --help` 
 {{- if .ipv6ImdsEndpointMode }}
 {{- $args = append $args "--ipv6-imds-endpoint-mode" }}
 {{- end }}
+{{- if .proxyBypass }}
+{{- $args = append $args "--proxy-bypass" }}
+{{- end }}
 {{- if .containerCredentialsFullURI }}
 {{- $args = append $args (printf "--container-credentials-full-uri=%s" .containerCredentialsFullURI) }}
 {{- end }}
