@@ -46,6 +46,13 @@ public struct ReviewOutcome: Sendable {
     /// Why, in words for the audit log (`reason` of `auditAnnotations`). Never a secret: names,
     /// decisions and role ARNs only.
     public var reason = ""
+    /// Where the decision's facts came from (`source` of `auditAnnotations`): the association
+    /// source (`file`, `flags`, `eks-snapshot`, `eks-miss-lookup`, `eks-negative-cache`…), or
+    /// `service-account` for IRSA. Empty when no lookup was made (not a pod creation).
+    public var source = ""
+    /// Set when the association lookup could not answer, so the pod was treated as not
+    /// associated although it may have an association (`association-lookup`).
+    public var lookupProblem: AssociationLookup.Problem?
 
     /// The response's `auditAnnotations`: the API server writes them to the audit log under
     /// the webhook's name (`pod-identity-webhook.amazonaws.com/decision`…), where operators
@@ -53,6 +60,8 @@ public struct ReviewOutcome: Sendable {
     public var auditAnnotations: [(key: String, value: String)] {
         var annotations = [(key: "decision", value: decision.rawValue)]
         if let method { annotations.append((key: "method", value: method.auditName)) }
+        if !source.isEmpty { annotations.append((key: "source", value: source)) }
+        if let lookupProblem { annotations.append((key: "association-lookup", value: lookupProblem.auditValue)) }
         if !reason.isEmpty { annotations.append((key: "reason", value: reason)) }
         return annotations
     }
@@ -178,18 +187,19 @@ public struct AdmissionReviewer: Sendable {
         return ServiceAccountRef(namespace: namespace, name: name ?? "default")
     }
 
-    /// Answers one review body.
+    /// Answers one review body. `association` is the association source's answer for the
+    /// pod's service account (with where it came from, and whether the lookup failed).
     public func review(
-        _ body: Data, isAssociated: (ServiceAccountRef) async -> Bool,
+        _ body: Data, association: (ServiceAccountRef) async -> AssociationLookup,
         serviceAccount: (ServiceAccountRef, _ waitIfMissing: Bool) async -> ServiceAccountInfo? = { _, _ in nil }
     ) async throws(ReviewDecodingError) -> ReviewOutcome {
         let review = try AdmissionReviewer.decode(body)
-        return await answer(review, isAssociated: isAssociated, serviceAccount: serviceAccount)
+        return await answer(review, association: association, serviceAccount: serviceAccount)
     }
 
     /// Answers a decoded review; `decode` guarantees it has a request.
     func answer(
-        _ review: AdmissionReview, isAssociated: (ServiceAccountRef) async -> Bool,
+        _ review: AdmissionReview, association: (ServiceAccountRef) async -> AssociationLookup,
         serviceAccount: (ServiceAccountRef, _ waitIfMissing: Bool) async -> ServiceAccountInfo?
     ) async -> ReviewOutcome {
         guard let request = review.request else {
@@ -220,14 +230,18 @@ public struct AdmissionReviewer: Sendable {
         // Pod Identity first, as AWS states ("gives preference to EKS Pod Identity over IRSA").
         // Its ServiceAccount is consulted as the cache has it (no wait); only a pod that may
         // need IRSA waits, bounded, for a ServiceAccount the cache has not seen yet.
-        let mode: PodIdentityMode
-        if await isAssociated(ref) {
+        let mode: PodIdentityMode?
+        let lookup = await association(ref)
+        outcome.source = lookup.source.rawValue
+        outcome.lookupProblem = lookup.problem
+        if lookup.found {
             mode = .podIdentity(await serviceAccount(ref, false))
             outcome.method = .podIdentity
             outcome.reason = "service account \(ref) has a Pod Identity association"
         } else if let account = await serviceAccount(ref, true), let roleARN = account.roleARN {
             mode = .irsa(account, roleARN: roleARN)
             outcome.method = .irsa
+            outcome.source = AdmissionReviewer.serviceAccountSource
             outcome.reason = "service account \(ref) has no association; its role-arn annotation gives IRSA (\(roleARN))"
             if !ServiceAccountInfo.isIAMRoleARN(roleARN) {
                 outcome.warnings.append(
@@ -235,10 +249,32 @@ public struct AdmissionReviewer: Sendable {
                         + "(arn:aws:iam::ACCOUNT:role/NAME); injected as it is")
             }
         } else {
+            mode = nil
             outcome.decision = .notAssociated
-            outcome.reason = "service account \(ref) has no Pod Identity association and no role-arn annotation"
-            return outcome
+            outcome.reason =
+                if let problem = lookup.problem {
+                    "service account \(ref) is not in the EKS snapshot and the EKS miss lookup \(problem.words), "
+                        + "so it is treated as not associated; it has no role-arn annotation either: "
+                        + "the pod starts without credentials"
+                } else {
+                    "service account \(ref) has no Pod Identity association and no role-arn annotation"
+                }
         }
+        if let problem = lookup.problem {
+            // The pod may have an association that could not be confirmed: say so where
+            // `kubectl apply` prints it and in the audit log.
+            if mode != nil {
+                outcome.reason += "; the EKS miss lookup \(problem.words), so an association was not confirmed"
+            }
+            // Short: the API server may truncate a warning past 256 characters.
+            outcome.warnings.append(
+                "pod-identity-webhook: the EKS association lookup for service account \(ref) \(problem.words); "
+                    + (outcome.method == .irsa
+                        ? "the pod gets IRSA from its role-arn annotation instead"
+                        : "the pod starts without AWS credentials")
+                    + " (if it has a Pod Identity association, recreate the pod)")
+        }
+        guard let mode else { return outcome }
         let operations = mutator.patch(for: pod, mode: mode)
         if operations.isEmpty {
             outcome.decision = .unchanged
@@ -247,8 +283,12 @@ public struct AdmissionReviewer: Sendable {
             outcome.decision = .mutated
             outcome.patch = JSONPatch(operations)
         }
+        outcome.warnings += mutator.proxyBypass(for: pod, mode: mode).warnings
         return outcome
     }
+
+    /// The audit `source` of an IRSA decision: the ServiceAccount's role-arn annotation.
+    public static let serviceAccountSource = "service-account"
 
     /// Why a request is not a pod creation, for the audit log.
     static func whyIgnored(_ request: AdmissionRequest) -> String {

@@ -50,6 +50,10 @@ public final class FileAssociationSource: AssociationSource {
     public var snapshot: AssociationSnapshot { current.withLock { $0 } }
     public var isReady: Bool { true }
 
+    public func association(of ref: ServiceAccountRef) async -> AssociationLookup {
+        .snapshot(current.withLock { $0.contains(ref) }, .file)
+    }
+
     public func run() async throws {
         await watcher.run { [self] in try self.install($0) }
     }

@@ -10,8 +10,11 @@ public protocol AssociationSource: Service {
     var snapshot: AssociationSnapshot { get }
     /// True once the source has loaded at least once; `/readyz` reports it.
     var isReady: Bool { get }
-    /// Whether pods of `ref` get Pod Identity. May wait, bounded, to ask upstream on a miss.
-    func isAssociated(_ ref: ServiceAccountRef) async -> Bool
+    /// Whether pods of `ref` get Pod Identity, where that answer came from, and whether the
+    /// source could not ask (a failed or timed-out lookup: the pod is treated as not
+    /// associated). May wait, bounded, to ask upstream on a miss. Called for every review:
+    /// keep it cheap.
+    func association(of ref: ServiceAccountRef) async -> AssociationLookup
     /// What an operator should know about the last load or sync, for `/debug/associations`.
     var debugStatus: [String: String] { get }
     /// What this source knows about one pair beyond its snapshot (a negative-cache entry, an
@@ -24,8 +27,8 @@ extension AssociationSource {
 
     public func explain(_ ref: ServiceAccountRef) -> [String: String] { [:] }
 
-    public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
-        snapshot.contains(ref)
+    public func association(of ref: ServiceAccountRef) async -> AssociationLookup {
+        .snapshot(snapshot.contains(ref))
     }
 }
 
@@ -36,6 +39,10 @@ public struct StaticAssociationSource: AssociationSource {
 
     public init(_ refs: [ServiceAccountRef], source: String = "flags") {
         snapshot = AssociationSnapshot(refs, source: source)
+    }
+
+    public func association(of ref: ServiceAccountRef) async -> AssociationLookup {
+        .snapshot(snapshot.contains(ref), .flags)
     }
 
     public func run() async throws {

@@ -44,12 +44,12 @@ struct EKSAssociationSourceTests {
             #expect(await source.syncOnce())
             standIn.add(namespace: "shop", serviceAccount: "checkout")
             let before = standIn.requests.count
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout) == AssociationLookup(found: true, source: .eksMissLookup))
             let lookups = standIn.requests.dropFirst(before)
             #expect(lookups.count == 1)
             #expect(lookups.first?.query["namespace"] == "shop" && lookups.first?.query["serviceAccount"] == "checkout")
-            // Now cached: no further request.
-            #expect(await source.isAssociated(Self.checkout))
+            // Now cached: no further request, and the answer comes from the snapshot.
+            #expect(await source.association(of: Self.checkout) == AssociationLookup(found: true, source: .eksSnapshot))
             #expect(standIn.requests.count == before + 1)
         }
     }
@@ -60,9 +60,9 @@ struct EKSAssociationSourceTests {
             let source = Self.source(client, standIn: standIn) { $0.missLookupTimeout = .zero }
             #expect(await source.syncOnce())
             standIn.add(namespace: "shop", serviceAccount: "checkout")
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(await source.association(of: Self.checkout) == AssociationLookup(found: false, source: .eksSnapshot))
             #expect(await source.syncOnce())
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout).found)
         }
     }
 
@@ -73,10 +73,10 @@ struct EKSAssociationSourceTests {
         try await EKSTest.with(standIn) { standIn, client in
             let source = Self.source(client, standIn: standIn) { $0.missLookupTimeout = .zero }
             #expect(await source.syncOnce())
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout).found)
             standIn.remove(namespace: "shop", serviceAccount: "checkout")
             #expect(await source.syncOnce())
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(!(await source.association(of: Self.checkout).found))
         }
     }
 
@@ -90,15 +90,20 @@ struct EKSAssociationSourceTests {
                 client: client, configuration: configuration, logger: EKSTest.quietLogger, clock: { clock.now })
             #expect(await source.syncOnce())
             let before = standIn.requests.count
-            for _ in 0..<5 { #expect(!(await source.isAssociated(Self.checkout))) }
+            #expect(await source.association(of: Self.checkout) == AssociationLookup(found: false, source: .eksMissLookup))
+            for _ in 0..<4 {
+                #expect(
+                    await source.association(of: Self.checkout)
+                        == AssociationLookup(found: false, source: .eksNegativeCache))
+            }
             #expect(standIn.requests.count == before + 1)
             #expect(source.explain(Self.checkout) == ["negativeCacheSecondsLeft": "30.0"])
             clock.advance(by: .seconds(29))
             #expect(source.explain(Self.checkout) == ["negativeCacheSecondsLeft": "1.0"])
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(!(await source.association(of: Self.checkout).found))
             #expect(standIn.requests.count == before + 1)
             clock.advance(by: .seconds(2))
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(!(await source.association(of: Self.checkout).found))
             #expect(standIn.requests.count == before + 2)
         }
     }
@@ -110,7 +115,7 @@ struct EKSAssociationSourceTests {
             let source = Self.source(client, standIn: standIn)
             standIn.setFaults { request, _ in request.query["namespace"] != nil ? .hang(.milliseconds(200)) : nil }
             let answers = await withTaskGroup(of: Bool.self) { group in
-                for _ in 0..<10 { group.addTask { await source.isAssociated(Self.checkout) } }
+                for _ in 0..<10 { group.addTask { await source.association(of: Self.checkout).found } }
                 return await group.reduce(into: []) { $0.append($1) }
             }
             #expect(answers == Array(repeating: true, count: 10))
@@ -125,10 +130,14 @@ struct EKSAssociationSourceTests {
                 $0.missLookupRate = 0.001
                 $0.missLookupBurst = 2
             }
+            var answers: [AssociationLookup] = []
             for index in 0..<4 {
-                _ = await source.isAssociated(ServiceAccountRef(namespace: "ns", name: "sa-\(index)"))
+                answers.append(await source.association(of: ServiceAccountRef(namespace: "ns", name: "sa-\(index)")))
             }
             #expect(standIn.requests.count == 2)
+            // The two over the rate say so: the review warns that no lookup was made.
+            #expect(answers.map(\.problem) == [nil, nil, .rateLimited, .rateLimited])
+            #expect(answers.allSatisfy { !$0.found && $0.source == .eksMissLookup })
         }
     }
 
@@ -139,12 +148,16 @@ struct EKSAssociationSourceTests {
             let source = Self.source(client, standIn: standIn) { $0.missLookupTimeout = .milliseconds(300) }
             standIn.setFaults { _, _ in .hang(.seconds(10)) }
             let start = ContinuousClock.now
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(
+                await source.association(of: Self.checkout)
+                    == AssociationLookup(found: false, source: .eksMissLookup, problem: .timedOut))
             // 300 ms expected; the bound tells it from the 10 s hang with room for a loaded machine.
             #expect(ContinuousClock.now - start < .seconds(5))
             standIn.setFaults { _, _ in .status(403, type: "AccessDeniedException", message: "no") }
             let other = ServiceAccountRef(namespace: "shop", name: "other")
-            #expect(!(await source.isAssociated(other)))
+            #expect(
+                await source.association(of: other)
+                    == AssociationLookup(found: false, source: .eksMissLookup, problem: .failed("AccessDeniedException")))
         }
     }
 
@@ -226,10 +239,10 @@ struct EKSAssociationSourceTests {
             for _ in 0..<100 where !source.isReady { try await Task.sleep(for: .milliseconds(10)) }
             #expect(source.isReady)
             standIn.add(namespace: "shop", serviceAccount: "checkout")
-            for _ in 0..<100 where !(await source.isAssociated(Self.checkout)) {
+            for _ in 0..<100 where !(await source.association(of: Self.checkout).found) {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout).found)
         }
     }
 }

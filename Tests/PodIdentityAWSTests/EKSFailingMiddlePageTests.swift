@@ -86,8 +86,8 @@ struct EKSFailingMiddlePageTests {
 
             #expect(source.snapshot == good)
             #expect(source.isReady)
-            #expect(await source.isAssociated(Self.ref(0)), "removed in EKS, but the listing did not complete")
-            #expect(!(await source.isAssociated(Self.ref(260))), "added in EKS, but the listing did not complete")
+            #expect(await source.association(of: Self.ref(0)).found, "removed in EKS, but the listing did not complete")
+            #expect(!(await source.association(of: Self.ref(260)).found), "added in EKS, but the listing did not complete")
             #expect(source.syncStatus.lastSuccess == lastSuccess)
             #expect(source.syncStatus.lastError?.contains("ServiceUnavailableException") == true)
             let listing = Self.fullListings(standIn.requests.dropFirst(before))
@@ -108,8 +108,8 @@ struct EKSFailingMiddlePageTests {
             standIn.setFaults { _, _ in nil }
             #expect(await source.syncOnce())
             #expect(source.snapshot.count == 299)
-            #expect(!(await source.isAssociated(Self.ref(0))))
-            #expect(await source.isAssociated(Self.ref(299)))
+            #expect(!(await source.association(of: Self.ref(0)).found))
+            #expect(await source.association(of: Self.ref(299)).found)
         }
     }
 
@@ -122,7 +122,7 @@ struct EKSFailingMiddlePageTests {
             #expect(!(await source.syncOnce()))
             #expect(!source.isReady)
             #expect(source.snapshot.count == 0)
-            #expect(!(await source.isAssociated(Self.ref(0))), "page 1 was read, but is not used alone")
+            #expect(!(await source.association(of: Self.ref(0)).found), "page 1 was read, but is not used alone")
             #expect(source.syncStatus.lastSuccess == nil)
 
             standIn.setFaults { _, _ in nil }

@@ -103,13 +103,13 @@ struct EKSMissLookupDuringSyncTests {
             await api.pageRead.wait()
             // Created after the listing read its page: the listing will not have it.
             standIn.add(namespace: "shop", serviceAccount: "checkout")
-            #expect(await source.isAssociated(Self.checkout), "found by the miss lookup")
+            #expect(await source.association(of: Self.checkout).found, "found by the miss lookup")
             #expect(Self.lookups(standIn) == 1)
             api.release.open()
             #expect(await sync.value)
 
             #expect(source.snapshot.serviceAccounts == [Self.existing, Self.checkout])
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout).found)
             #expect(Self.lookups(standIn) == 1, "answered from the snapshot, no second lookup")
 
             // A listing that starts after the find is the truth again: the association is
@@ -130,13 +130,13 @@ struct EKSMissLookupDuringSyncTests {
             api.holdNextListing()
             let sync = Task { await source.syncOnce() }
             await api.pageRead.wait()
-            #expect(!(await source.isAssociated(Self.other)))
+            #expect(!(await source.association(of: Self.other).found))
             #expect(Self.lookups(standIn) == 1)
             api.release.open()
             #expect(await sync.value)
 
             #expect(source.explain(Self.other)["negativeCacheSecondsLeft"] != nil)
-            #expect(!(await source.isAssociated(Self.other)))
+            #expect(!(await source.association(of: Self.other).found))
             #expect(Self.lookups(standIn) == 1, "the negative cache answered")
         }
     }
@@ -147,10 +147,10 @@ struct EKSMissLookupDuringSyncTests {
             let source = Self.source(client, standIn)
             #expect(await source.syncOnce())
 
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(!(await source.association(of: Self.checkout).found))
             #expect(Self.lookups(standIn) == 1)
             #expect(source.explain(Self.checkout)["negativeCacheSecondsLeft"] != nil)
-            #expect(!(await source.isAssociated(Self.checkout)))
+            #expect(!(await source.association(of: Self.checkout).found))
             #expect(Self.lookups(standIn) == 1, "remembered: no second lookup within the TTL")
 
             // A sync whose listing still lacks the pair: only the negative entry goes.
@@ -161,7 +161,7 @@ struct EKSMissLookupDuringSyncTests {
             // The association is created now; the next pod's miss asks EKS again and finds it,
             // although the 30 s negative TTL has not run out.
             standIn.add(namespace: "shop", serviceAccount: "checkout")
-            #expect(await source.isAssociated(Self.checkout))
+            #expect(await source.association(of: Self.checkout).found)
             #expect(Self.lookups(standIn) == 2)
         }
     }

@@ -118,7 +118,7 @@ struct EKSThrottlingRetryTests {
             #expect(await source.syncOnce())
             #expect(source.snapshot.serviceAccounts == [ServiceAccountRef(namespace: "shop", name: "checkout")])
             standIn.add(namespace: "shop", serviceAccount: "cart")
-            #expect(await source.isAssociated(ServiceAccountRef(namespace: "shop", name: "cart")))
+            #expect(await source.association(of: ServiceAccountRef(namespace: "shop", name: "cart")).found)
             #expect(statuses.all == [400, 200, 400, 200])
         }
     }

@@ -31,7 +31,7 @@ struct AdmissionReviewerTests {
         ])
     func refused(_ body: String, _ message: String) async {
         await #expect {
-            _ = try await reviewer.review(Data(body.utf8)) { _ in true }
+            _ = try await reviewer.review(Data(body.utf8)) { _ in .snapshot(true) }
         } throws: { error in
             (error as? ReviewDecodingError)?.description.contains(message) == true
         }
@@ -41,20 +41,20 @@ struct AdmissionReviewerTests {
     func deepNesting() async {
         let body = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         await #expect(throws: ReviewDecodingError.self) {
-            _ = try await reviewer.review(Data(body.utf8)) { _ in true }
+            _ = try await reviewer.review(Data(body.utf8)) { _ in .snapshot(true) }
         }
         let nestedObject = Self.body(
             object: "{\"metadata\":" + String(repeating: "{\"a\":", count: 10_000) + "1"
                 + String(repeating: "}", count: 10_001))
         await #expect(throws: ReviewDecodingError.self) {
-            _ = try await reviewer.review(nestedObject) { _ in true }
+            _ = try await reviewer.review(nestedObject) { _ in .snapshot(true) }
         }
     }
 
     @Test("a pod that does not decode is allowed with a warning that names the field, never its value")
     func undecodablePod() async throws {
         let outcome = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"secret-value"}}"#)) { _ in
-            true
+            .snapshot(true)
         }
         #expect(outcome.decision == .error)
         #expect(outcome.patch == nil)
@@ -75,7 +75,7 @@ struct AdmissionReviewerTests {
         let outcome = try await reviewer.review(
             Self.body(
                 apiVersion: apiVersion, object: #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c"}]}}"#)
-        ) { _ in true }
+        ) { _ in .snapshot(true) }
         let response = try JSONValue.parse(outcome.responseBody)
         #expect(response["apiVersion"] == .string(apiVersion))
         #expect(response["kind"] == "AdmissionReview")
@@ -120,17 +120,17 @@ struct AdmissionReviewerTests {
         let irsa = ServiceAccountInfo(
             ref: ServiceAccountRef(namespace: "ns", name: "web"), roleARN: "arn:aws:iam::111122223333:role/web")
 
-        let associated = try await reviewer.review(Self.body(object: pod)) { _ in true }
+        let associated = try await reviewer.review(Self.body(object: pod)) { _ in .snapshot(true) }
         #expect(try Self.annotations(associated)["decision"] == "mutated")
         #expect(try Self.annotations(associated)["method"] == "pod-identity")
         #expect(try Self.annotations(associated)["reason"]?.contains("ns/web has a Pod Identity association") == true)
 
         let viaRole = try await reviewer.review(
-            Self.body(object: pod), isAssociated: { _ in false }, serviceAccount: { _, _ in irsa })
+            Self.body(object: pod), association: { _ in .snapshot(false) }, serviceAccount: { _, _ in irsa })
         #expect(try Self.annotations(viaRole)["method"] == "irsa")
         #expect(try Self.annotations(viaRole)["reason"]?.contains("arn:aws:iam::111122223333:role/web") == true)
 
-        let neither = try await reviewer.review(Self.body(object: pod)) { _ in false }
+        let neither = try await reviewer.review(Self.body(object: pod)) { _ in .snapshot(false) }
         #expect(try Self.annotations(neither)["decision"] == "not-associated")
         #expect(try Self.annotations(neither)["method"] == nil)
         #expect(try Self.annotations(neither)["reason"]?.contains("no Pod Identity association and no role-arn") == true)
@@ -138,10 +138,10 @@ struct AdmissionReviewerTests {
         let update = Data(
             String(decoding: Self.body(object: pod), as: UTF8.self)
                 .replacingOccurrences(of: #""operation":"CREATE""#, with: #""operation":"UPDATE""#).utf8)
-        let ignored = try await reviewer.review(update) { _ in true }
+        let ignored = try await reviewer.review(update) { _ in .snapshot(true) }
         #expect(try Self.annotations(ignored) == ["decision": "ignored", "reason": "operation UPDATE is not mutated (only CREATE)"])
 
-        let undecodable = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"x"}}"#)) { _ in true }
+        let undecodable = try await reviewer.review(Self.body(object: #"{"spec":{"containers":"x"}}"#)) { _ in .snapshot(true) }
         #expect(try Self.annotations(undecodable)["decision"] == "error")
     }
 }

@@ -119,10 +119,10 @@ struct AssociationSourceTests {
         defer { task.cancel() }
         try Data(#"[{"namespace":"ns","serviceAccount":"sa"}]"#.utf8).write(to: file)
         let ref = ServiceAccountRef(namespace: "ns", name: "sa")
-        for _ in 0..<100 where !(await source.isAssociated(ref)) {
+        for _ in 0..<100 where !(await source.association(of: ref).found) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(await source.isAssociated(ref))
+        #expect(await source.association(of: ref).found)
     }
 
     @Test("a ConfigMap mount updated the kubelet's way (a ..data symlink swap) is picked up without a restart")
@@ -136,15 +136,15 @@ struct AssociationSourceTests {
             logger: LogCapture().logger)
         let first = ServiceAccountRef(namespace: "ns", name: "first"),
             second = ServiceAccountRef(namespace: "ns", name: "second")
-        #expect(await source.isAssociated(first))
+        #expect(await source.association(of: first).found)
         let task = Task { try await source.run() }
         defer { task.cancel() }
         try KubeletVolume.update(
             directory, generation: 2, files: ["associations.yaml": "- {namespace: ns, serviceAccount: second}\n"])
-        for _ in 0..<100 where !(await source.isAssociated(second)) {
+        for _ in 0..<100 where !(await source.association(of: second).found) {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(await source.isAssociated(second))
-        #expect(!(await source.isAssociated(first)))
+        #expect(await source.association(of: second).found)
+        #expect(!(await source.association(of: first).found))
     }
 }

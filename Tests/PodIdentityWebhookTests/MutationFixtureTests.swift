@@ -21,7 +21,7 @@ struct MutationFixtureTests {
         let accounts = Dictionary(
             fixture.serviceAccounts(prefix: settings.annotationPrefix).map { ($0.ref, $0) }) { _, last in last }
         let outcome = try await reviewer.review(
-            try fixture.reviewBody(), isAssociated: { associations.contains($0) },
+            try fixture.reviewBody(), association: { .snapshot(associations.contains($0)) },
             serviceAccount: { ref, _ in accounts[ref] })
         return Result(outcome: outcome, random: random)
     }

@@ -19,7 +19,7 @@ let benchmarks: @Sendable () -> Void = {
         let body = Data(RealisticReview.body(serviceAccount: "app", envPerContainer: envCount))
         Benchmark("review \(label) (\(body.count) bytes): decode, mutate, encode") { benchmark in
             for _ in benchmark.scaledIterations {
-                let outcome = try await reviewer.review(body) { snapshot.contains($0) }
+                let outcome = try await reviewer.review(body) { .snapshot(snapshot.contains($0)) }
                 precondition(outcome.decision == .mutated)
                 blackHole(outcome.responseBody)
             }
@@ -49,7 +49,7 @@ let benchmarks: @Sendable () -> Void = {
     let unassociated = Data(RealisticReview.body(serviceAccount: "other"))
     Benchmark("review 6 KB pod, not associated: decode, look up, encode") { benchmark in
         for _ in benchmark.scaledIterations {
-            let outcome = try await reviewer.review(unassociated) { snapshot.contains($0) }
+            let outcome = try await reviewer.review(unassociated) { .snapshot(snapshot.contains($0)) }
             precondition(outcome.decision == .notAssociated)
             blackHole(outcome.responseBody)
         }

@@ -56,9 +56,10 @@ public final class EKSAssociationSource: AssociationSource {
         var waiters: [ServiceAccountRef: [CheckedContinuation<MissStep, Never>]] = [:]
     }
 
-    /// What a review that missed does next: take the answer, or lead the lookup.
+    /// What a review that missed does next: take the answer (with why a lookup failed), or
+    /// lead the lookup.
     private enum MissStep: Sendable {
-        case answer(MissLookupResult)
+        case answer(MissLookupResult, failure: String?)
         case lead
     }
 
@@ -150,18 +151,28 @@ public final class EKSAssociationSource: AssociationSource {
         }
     }
 
-    public func isAssociated(_ ref: ServiceAccountRef) async -> Bool {
-        if state.withLock({ $0.machine.snapshot.contains(ref) }) { return true }
-        guard configuration.missLookupTimeout > .zero else { return false }
-        let result = await missLookup(ref)
+    /// The snapshot first; on a miss, the miss lookup's answer (its own, one it waited for, or
+    /// the negative cache's), with why it could not answer when it failed, timed out or was
+    /// over the rate.
+    public func association(of ref: ServiceAccountRef) async -> AssociationLookup {
+        if state.withLock({ $0.machine.snapshot.contains(ref) }) { return .snapshot(true, .eksSnapshot) }
+        guard configuration.missLookupTimeout > .zero else { return .snapshot(false, .eksSnapshot) }
+        let (result, failure) = await missLookup(ref)
         metrics?.recordMissLookup(result.rawValue)
-        return result == .found
+        switch result {
+        case .found: return AssociationLookup(found: true, source: .eksMissLookup)
+        case .notFound: return AssociationLookup(found: false, source: .eksMissLookup)
+        case .negativeCached: return AssociationLookup(found: false, source: .eksNegativeCache)
+        case .rateLimited: return AssociationLookup(found: false, source: .eksMissLookup, problem: .rateLimited)
+        case .failed: return AssociationLookup(found: false, source: .eksMissLookup, problem: .failed(failure ?? ""))
+        case .timeout: return AssociationLookup(found: false, source: .eksMissLookup, problem: .timedOut)
+        }
     }
 
     /// One targeted lookup per pair at a time: the first review that misses leads it (bounded
     /// by the timeout, in a task group of its own, so nothing outlives the review); the
     /// reviews that miss meanwhile wait for its answer, which comes within the same bound.
-    private func missLookup(_ ref: ServiceAccountRef) async -> MissLookupResult {
+    private func missLookup(_ ref: ServiceAccountRef) async -> (MissLookupResult, failure: String?) {
         let now = clock()
         let step = await withCheckedContinuation { (continuation: CheckedContinuation<MissStep, Never>) in
             let action = state.withLock { state in
@@ -170,23 +181,25 @@ public final class EKSAssociationSource: AssociationSource {
                 return action
             }
             switch action {
-            case .answer(let result): continuation.resume(returning: .answer(result))
+            case .answer(let result): continuation.resume(returning: .answer(result, failure: nil))
             case .lookUp: continuation.resume(returning: .lead)
             case .wait: break  // resumed by the leader
             }
         }
         guard case .lead = step else {
-            if case .answer(let result) = step { return result }
-            return .failed
+            if case .answer(let result, let failure) = step { return (result, failure) }
+            return (.failed, nil)
         }
         let timeout = configuration.missLookupTimeout
-        let outcome = await withTaskGroup(of: EKSSourceStateMachine.LookupOutcome.self) { group in
+        let (outcome, failure) = await withTaskGroup(
+            of: (EKSSourceStateMachine.LookupOutcome, String?).self
+        ) { group in
             group.addTask { await self.lookUp(ref) }
             group.addTask {
                 try? await cancellableSleep(for: timeout)
-                return .timeout
+                return (.timeout, nil)
             }
-            let first = await group.next() ?? .timeout
+            let first = await group.next() ?? (.timeout, nil)
             group.cancelAll()
             return first
         }
@@ -194,7 +207,7 @@ public final class EKSAssociationSource: AssociationSource {
         let (result, waiters) = state.withLock { state in
             (state.machine.lookupFinished(ref, outcome, now: finished), state.waiters.removeValue(forKey: ref) ?? [])
         }
-        for waiter in waiters { waiter.resume(returning: .answer(result)) }
+        for waiter in waiters { waiter.resume(returning: .answer(result, failure: failure)) }
         switch result {
         case .found:
             logger.info(
@@ -206,24 +219,25 @@ public final class EKSAssociationSource: AssociationSource {
                 metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)"])
         default: break
         }
-        return result
+        return (result, failure)
     }
 
-    /// Asks EKS about one pair.
-    private func lookUp(_ ref: ServiceAccountRef) async -> EKSSourceStateMachine.LookupOutcome {
+    /// Asks EKS about one pair. A failure comes with its short reason (the AWS error type, or
+    /// a local kind), which the review's warning and audit annotation name.
+    private func lookUp(_ ref: ServiceAccountRef) async -> (EKSSourceStateMachine.LookupOutcome, String?) {
         do {
             let page = try await client.listPodIdentityAssociations(
                 cluster: configuration.cluster, namespace: ref.namespace, serviceAccount: ref.name, nextToken: nil,
                 maxResults: 100)
-            return page.associations.contains { $0.ref == ref } ? .found : .notFound
+            return (page.associations.contains { $0.ref == ref } ? .found : .notFound, nil)
         } catch is CancellationError {
-            return .timeout
+            return (.timeout, nil)
         } catch {
-            if Task.isCancelled { return .timeout }
+            if Task.isCancelled { return (.timeout, nil) }
             logger.warning(
                 "miss lookup failed; pod treated as not associated",
                 metadata: ["k8s.namespace": "\(ref.namespace)", "k8s.service_account": "\(ref.name)", "error": "\(error)"])
-            return .failed
+            return (.failed, (error as? EKSError)?.type ?? "\(type(of: error))")
         }
     }
 }

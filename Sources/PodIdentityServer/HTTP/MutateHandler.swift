@@ -28,7 +28,8 @@ struct MutateHandler: Sendable {
             do {
                 let serviceAccounts = self.serviceAccounts
                 outcome = try await reviewer.review(
-                    Data(buffer: body, byteTransferStrategy: .noCopy), isAssociated: { await source.isAssociated($0) },
+                    Data(buffer: body, byteTransferStrategy: .noCopy),
+                    association: { await source.association(of: $0) },
                     serviceAccount: { ref, wait in await serviceAccounts?.serviceAccount(ref, waitIfMissing: wait) })
             } catch {
                 throw HTTPError(.badRequest, message: "invalid AdmissionReview: \(error.description)")
@@ -98,6 +99,8 @@ struct MutateHandler: Sendable {
         if !outcome.podName.isEmpty { metadata["k8s.pod"] = "\(outcome.podName)" }
         if !outcome.serviceAccount.isEmpty { metadata["k8s.service_account"] = "\(outcome.serviceAccount)" }
         if let method = outcome.method { metadata["admission.method"] = "\(method.auditName)" }
+        if !outcome.source.isEmpty { metadata["admission.source"] = "\(outcome.source)" }
+        if let problem = outcome.lookupProblem { metadata["admission.association_lookup"] = "\(problem.auditValue)" }
         if !outcome.reason.isEmpty { metadata["admission.reason"] = "\(outcome.reason)" }
         if let warning = outcome.warnings.first { metadata["warning"] = "\(warning)" }
         logger.info("review", metadata: metadata)

@@ -91,7 +91,7 @@ public struct OfflineMutation: Sendable {
         let outcome: ReviewOutcome
         do {
             outcome = try await reviewer.review(
-                review.jsonData, isAssociated: { ref in associations?.contains(ref) ?? true },
+                review.jsonData, association: { ref in .snapshot(associations?.contains(ref) ?? true, .flags) },
                 serviceAccount: { ref, _ in serviceAccounts[ref] })
         } catch {
             throw DocumentError(error.description)
