@@ -283,6 +283,7 @@ public struct AdmissionReviewer: Sendable {
             outcome.decision = .mutated
             outcome.patch = JSONPatch(operations)
         }
+        mutator.addWarnings(for: pod, mode: mode, to: &outcome.warnings)
         outcome.warnings += mutator.proxyBypass(for: pod, mode: mode).warnings
         return outcome
     }
