@@ -172,7 +172,7 @@ if ! k get mutatingwebhookconfigurations -o json >"${work}/mwc.json"; then
   fail "cannot list MutatingWebhookConfigurations with context ${context} (see kubectl's message above)"
   exit 1
 fi
-if ! python3 - "${work}/mwc.json" "$webhook_namespace" <<'PY'; then
+if ! python3 - "${work}/mwc.json" "$webhook_namespace" "${work}/webhook-service" <<'PY'; then
 import json, sys
 items = json.load(open(sys.argv[1])).get("items", [])
 found = False
@@ -181,6 +181,8 @@ for item in items:
         service = hook.get("clientConfig", {}).get("service") or {}
         if service.get("namespace") != sys.argv[2]:
             continue
+        if not found:
+            open(sys.argv[3], "w").write(service.get("name", ""))
         found = True
         ca = "set" if hook.get("clientConfig", {}).get("caBundle") else "EMPTY (the API server cannot call it yet)"
         print(f"    {item['metadata']['name']}: webhook {hook.get('name')} -> service "
@@ -190,6 +192,7 @@ PY
   fail "no MutatingWebhookConfiguration sends to a Service in namespace ${webhook_namespace}: install the chart first (or pass --webhook-namespace)"
   exit 1
 fi
+webhook_service="$(cat "${work}/webhook-service")"
 k -n "$webhook_namespace" get deployments -l "app.kubernetes.io/instance=${release}" -o json >"${work}/deployments.json"
 python3 - "${work}/deployments.json" >"${work}/deployment.env" <<'PY'
 import json, shlex, sys
@@ -364,6 +367,22 @@ pod_json() {
 EOF
 }
 
+# After a failed check: what the webhook itself says about NS/SA now and why (GET /debug/explain
+# on its metrics port, reached through the API server's proxy to the Service's `metrics` port).
+# It starts no lookup; it answers only with --enable-debugging-handlers.
+explain_pair() {
+  # $1 service account
+  local path="/api/v1/namespaces/${webhook_namespace}/services/http:${webhook_service}:metrics/proxy/debug/explain?namespace=${namespace}&serviceAccount=$1"
+  say "the webhook's /debug/explain for ${namespace}/$1:"
+  if k get --raw "$path" >"${work}/explain.json" 2>"${work}/explain.err"; then
+    python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])), indent=2, sort_keys=True))' \
+      "${work}/explain.json" 2>/dev/null | sed 's/^/    /' || sed 's/^/    /' "${work}/explain.json"
+  else
+    printf '    no answer: %s\n' "$(head -c 300 "${work}/explain.err" | tr '\n' ' ')"
+    printf '    (it needs the webhook flag --enable-debugging-handlers, e.g. chart value extraArgs: [--enable-debugging-handlers], and permission to get services/proxy in %s)\n' "$webhook_namespace"
+  fi
+}
+
 dry_run() {
   # $1 pod JSON, $2 output file
   printf '%s' "$1" | k apply --dry-run=server -o json -f - >"$2" 2>"${2}.err"
@@ -458,31 +477,40 @@ case "$state" in
     ;;
   "dry run failed")
     fail "kubectl apply --dry-run=server failed: $(cat "${work}/associated.json.err")"
+    explain_pair "$associated_sa"
     ;;
   untouched)
     fail "pod with an associated service account was not mutated within ${timeout}s (is the association in place? is namespace ${namespace} excluded by the webhook's namespaceSelector? see the webhook's logs)"
+    explain_pair "$associated_sa"
     ;;
   *)
     fail "pod with an associated service account: ${state#partial: }"
+    explain_pair "$associated_sa"
     ;;
 esac
 
 check_untouched() {
-  # $1 description, $2 pod JSON, $3 output file
+  # $1 description, $2 pod JSON, $3 output file, $4 the pod's service account
   local state
   if ! dry_run "$2" "$3"; then
     fail "$1: kubectl apply --dry-run=server failed: $(cat "${3}.err")"
+    explain_pair "$4"
     return
   fi
   state="$(inspect_pod "$3")"
-  if [ "$state" = untouched ]; then pass "$1 is untouched"; else fail "$1 was changed: ${state}"; fi
+  if [ "$state" = untouched ]; then
+    pass "$1 is untouched"
+  else
+    fail "$1 was changed: ${state}"
+    explain_pair "$4"
+  fi
 }
 say "dry-run of pods that must stay untouched"
 check_untouched "pod labelled eks.amazonaws.com/skip-pod-identity-webhook" \
   "$(pod_json piw-verify-skipped "$associated_sa" ', "eks.amazonaws.com/skip-pod-identity-webhook": "true"')" \
-  "${work}/skipped.json"
+  "${work}/skipped.json" "$associated_sa"
 check_untouched "pod with an unassociated service account (${unassociated_sa})" \
-  "$(pod_json piw-verify-unassociated "$unassociated_sa" "")" "${work}/unassociated.json"
+  "$(pod_json piw-verify-unassociated "$unassociated_sa" "")" "${work}/unassociated.json" "$unassociated_sa"
 
 if [ "$failed" -eq 0 ]; then
   printf 'PASS all %d checks (context %s)\n' "$passed" "$context"

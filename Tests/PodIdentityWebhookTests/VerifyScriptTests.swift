@@ -12,7 +12,9 @@ struct VerifyScriptTests {
     /// Answers what the script asks, like an API server with the chart installed (file source):
     /// the ConfigMap patches land in `$FAKE_KUBECTL_STATE/associations.yaml`, and dry runs are
     /// mutated with that file, except pods carrying the skip label (the chart's objectSelector).
-    /// `FAKE_KUBECTL_IGNORE=1` makes it a webhook that never sees the association.
+    /// `FAKE_KUBECTL_IGNORE=1` makes it a webhook that never sees the association. `get --raw`
+    /// (the service proxy to `/debug/explain`) answers as the webhook would for a pair it does
+    /// not know, echoing the pair of the query.
     static let standInKubectl = #"""
         #!/usr/bin/env bash
         set -euo pipefail
@@ -30,6 +32,12 @@ struct VerifyScriptTests {
             while [ $# -gt 0 ] && [ "$1" != "--patch-file" ]; do shift; done
             python3 -c 'import json, sys; open(sys.argv[2], "w").write(json.load(open(sys.argv[1]))["data"]["associations.yaml"])' \
               "$2" "${state}/associations.yaml" ;;
+          *" get --raw "*)
+            path="${*: -1}"
+            account="${path##*serviceAccount=}"
+            pair="${path##*namespace=}"
+            pair="${pair%%&*}/${account}"
+            printf '{"associated":false,"reason":"%s is not in the snapshot","source":"file:/etc/associations.yaml","wouldDo":"not-associated"}\n' "$pair" ;;
           *" --dry-run=server "*)
             pod="$(cat)"
             if [ -n "${FAKE_KUBECTL_IGNORE:-}" ] || [[ "$pod" == *skip-pod-identity-webhook* ]] || [ ! -f "${state}/associations.yaml" ]; then
@@ -136,6 +144,7 @@ struct VerifyScriptTests {
             #expect(report.contains(line), "\(line) missing from:\n\(report)")
         }
         #expect(!report.contains("FAIL"))
+        #expect(!report.contains("/debug/explain"), "explained only after a failed check")
         let restored = CertsScriptTests.text(of: state.appendingPathComponent("associations.yaml"))
         #expect(restored == "- namespace: shop\n  serviceAccount: checkout\n", "the chart's list is back")
         let calls = CertsScriptTests.text(of: state.appendingPathComponent("calls")).split(separator: "\n")
@@ -152,5 +161,16 @@ struct VerifyScriptTests {
             failing.standardOutput.contains("FAIL pod with an associated service account was not mutated"),
             "\(failing.standardOutput)")
         #expect(failing.standardOutput.contains("FAIL 1 of 3 checks (context fake)"))
+        // The failed check is followed by what the webhook says about the pod's pair.
+        let explained = failing.standardOutput
+        #expect(explained.contains("==> the webhook's /debug/explain for piw-verify/piw-associated:"), "\(explained)")
+        #expect(explained.contains(#"    "reason": "piw-verify/piw-associated is not in the snapshot","#), "\(explained)")
+        #expect(explained.contains(#"    "wouldDo": "not-associated""#))
+        let failingCalls = CertsScriptTests.text(of: state.appendingPathComponent("calls")).split(separator: "\n")
+        #expect(
+            failingCalls.contains(
+                "--context fake get --raw /api/v1/namespaces/pod-identity-webhook/services/"
+                    + "http:pod-identity-webhook:metrics/proxy/debug/explain?namespace=piw-verify&serviceAccount=piw-associated"
+            ), "\(failingCalls)")
     }
 }
