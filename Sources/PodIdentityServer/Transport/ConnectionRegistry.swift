@@ -7,7 +7,13 @@ final class ConnectionRegistry: Sendable {
     let listener: String
     private let metrics: TransportMetrics
     typealias Table = ConnectionTable<ObjectIdentifier, ContinuousClock.Instant>
-    private let state: Mutex<(table: Table, channels: [ObjectIdentifier: any Channel])>
+    /// Closes one connection at once, from the front of its pipeline: no TLS close_notify, no
+    /// wait for a client that is not listening (NIO's TLS handler would wait for its answer).
+    struct Closer: Sendable {
+        let close: @Sendable () -> Void
+    }
+
+    private let state: Mutex<(table: Table, closers: [ObjectIdentifier: Closer])>
 
     /// `patience`: how long a handshake may take before its connection is the first to give way.
     init(listener: String, limit: Int, patience: Duration = .seconds(1), metrics: TransportMetrics) {
@@ -18,18 +24,24 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { state.withLock { $0.table.count } }
 
-    func opened(_ channel: any Channel) {
+    func opened(_ channel: any Channel, closer: Closer) {
         let id = ObjectIdentifier(channel)
-        let (victim, count): ((any Channel)?, Int) = state.withLock { state in
-            state.channels[id] = channel
-            let victim = state.table.open(id, now: .now).flatMap { state.channels.removeValue(forKey: $0) }
+        let (victim, count): (Closer?, Int) = state.withLock { state in
+            state.closers[id] = closer
+            let victim = state.table.open(id, now: .now).flatMap { state.closers.removeValue(forKey: $0) }
             return (victim, state.table.count)
         }
         metrics.setOpenConnections(count, listener: listener)
         if let victim {
             metrics.recordClosed(listener: listener, reason: .evicted)
-            victim.close(promise: nil)
+            victim.close()
         }
+    }
+
+    /// Closes `channel` at once (see `Closer`).
+    func closeNow(_ channel: any Channel) {
+        let closer = state.withLock { $0.closers[ObjectIdentifier(channel)] }
+        if let closer { closer.close() } else { channel.close(promise: nil) }
     }
 
     func set(_ channel: any Channel, _ phase: Table.Phase) {
@@ -41,18 +53,20 @@ final class ConnectionRegistry: Sendable {
         let id = ObjectIdentifier(channel)
         let count = state.withLock { state in
             state.table.close(id)
-            state.channels[id] = nil
+            state.closers[id] = nil
             return state.table.count
         }
         metrics.setOpenConnections(count, listener: listener)
     }
 }
 
-/// First in every accepted connection's pipeline: tells the registry it opened and closed.
+/// First in every accepted connection's pipeline: tells the registry it opened and closed,
+/// and closes it from here when the registry says so.
 final class ConnectionTrackingHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private let registry: ConnectionRegistry
     private var registered = false
+    private var context: ChannelHandlerContext?
 
     init(registry: ConnectionRegistry) {
         self.registry = registry
@@ -61,10 +75,18 @@ final class ConnectionTrackingHandler: ChannelInboundHandler, RemovableChannelHa
     func handlerAdded(context: ChannelHandlerContext) {
         guard !registered else { return }
         registered = true
-        registry.opened(context.channel)
+        self.context = context
+        let eventLoop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        registry.opened(
+            context.channel,
+            closer: .init(close: {
+                eventLoop.execute { handler.value.context?.close(promise: nil) }
+            }))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
         if registered {
             registered = false
             registry.closed(context.channel)
@@ -73,6 +95,7 @@ final class ConnectionTrackingHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         if registered {
             registered = false
             registry.closed(context.channel)

@@ -36,7 +36,7 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
             done = true
             deadline?.cancel()
             deadline = nil
-            context.close(promise: nil)
+            registry.closeNow(context.channel)
             return
         }
         if case TLSUserEvent.handshakeCompleted = event {
@@ -62,12 +62,12 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
 
     private func arm(_ context: ChannelHandlerContext) {
         guard !done, deadline == nil else { return }
-        let metrics = self.metrics, listener = registry.listener
+        let metrics = self.metrics, listener = registry.listener, registry = self.registry
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, !self.done else { return }
             self.done = true
             metrics.recordClosed(listener: listener, reason: .tlsHandshakeTimeout)
-            context.close(promise: nil)
+            registry.closeNow(context.channel)
         }
     }
 }

@@ -51,6 +51,9 @@ struct WebhookChannel: HTTPChannelHandler {
     ) throws {
         var tls = tlsConfiguration
         tls.applicationProtocols = NIOHTTP2SupportedALPNProtocols
+        // After our close_notify, wait at most this for the client's before closing the socket
+        // (NIO's default is 5 s, each one holding a file descriptor).
+        tls.shutdownTimeout = .seconds(1)
         self.sslContext = try NIOSSLContext(configuration: tls)
         self.configuration = configuration
         self.registry = registry
