@@ -58,7 +58,9 @@ public struct ReviewOutcome: Sendable {
     /// the webhook's name (`pod-identity-webhook.amazonaws.com/decision`…), where operators
     /// already look. Keys and texts are documented in the README.
     public var auditAnnotations: [(key: String, value: String)] {
-        var annotations = [(key: "decision", value: decision.rawValue)]
+        var annotations: [(key: String, value: String)] = []
+        annotations.reserveCapacity(5)
+        annotations.append((key: "decision", value: decision.rawValue))
         if let method { annotations.append((key: "method", value: method.auditName)) }
         if !source.isEmpty { annotations.append((key: "source", value: source)) }
         if let lookupProblem { annotations.append((key: "association-lookup", value: lookupProblem.auditValue)) }

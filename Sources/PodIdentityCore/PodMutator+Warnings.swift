@@ -39,7 +39,8 @@ extension PodMutator {
                         + unknown.map { "\"\($0)\"" }.joined(separator: ", "))
             }
         }
-        for list in [initContainers, containers] {
+        // Init containers, then containers, without building a list of both.
+        func checkPairs(of list: [Container]) {
             for container in list where !skipped.contains(where: { Self.same(container.name, $0) }) {
                 var hasFirst = false, hasSecond = false
                 for variable in container.env ?? [] {
@@ -56,6 +57,8 @@ extension PodMutator {
                         + "so neither is injected and it may get no AWS credentials; define both or neither")
             }
         }
+        checkPairs(of: initContainers)
+        checkPairs(of: containers)
     }
 
     /// The warning for a `token-expiration` annotation `value` that is not used as written.
