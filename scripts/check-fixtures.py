@@ -13,7 +13,9 @@ expected pod. It only:
   3. prints a structural diff between `pod` and `expect.pod` (list entries are
      matched by `name` when every entry has one) so a human can read that the
      expected pod differs from the input only by the additions the rules
-     require. Any removed key or reordered named entry is flagged as an error.
+     require. Any removed key or reordered named entry is flagged as an error, and
+     so is a changed value other than the pod-identity label and a NO_PROXY or
+     no_proxy env value that keeps its old text as a prefix (--proxy-bypass).
 
 Requirements: python3 with PyYAML, and the kubernetes-validate CLI, e.g.
     python3 -m venv /tmp/kv && /tmp/kv/bin/pip install kubernetes-validate pyyaml
@@ -44,6 +46,7 @@ SETTING_KEYS = {
     "container-credentials-audience", "container-credentials-token-mount-path",
     "container-credentials-token-volume-name", "container-credentials-token-path",
     "container-credentials-full-uri", "token-audience", "token-mount-path", "annotation-prefix",
+    "proxy-bypass",
 }
 REQUEST_KEYS = {"namespace", "operation", "kind", "subResource", "objectRaw"}
 
@@ -88,6 +91,18 @@ def all_named(lst):
     return all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in lst)
 
 
+NO_PROXY_VALUE = re.compile(r"\.spec\.(initContainers|containers)\[[^\]]*\]\.env\[(NO_PROXY|no_proxy)\]\.value")
+
+
+def changeable(path, old, new):
+    """The only values a patch may change: the pod-identity label, which the webhook owns, and
+    a NO_PROXY/no_proxy env value that --proxy-bypass appends to (the old text stays its prefix)."""
+    if path == ".metadata.labels.eks.amazonaws.com/pod-identity":
+        return True
+    return (NO_PROXY_VALUE.fullmatch(path) is not None and isinstance(old, str) and isinstance(new, str)
+            and new.startswith(old))
+
+
 def diff(a, b, path, out, errors):
     if isinstance(a, dict) and isinstance(b, dict):
         for k in a:
@@ -122,6 +137,8 @@ def diff(a, b, path, out, errors):
                     out.append(f"+ {path}[{i}] = {json.dumps(b[i], sort_keys=True)}")
     elif a != b or type(a) is not type(b):
         out.append(f"~ {path}: {json.dumps(a)} -> {json.dumps(b)}")
+        if not changeable(path, a, b):
+            errors.append(f"changed value {path}: only the pod-identity label and an appended NO_PROXY may change")
 
 
 def main():

@@ -31,7 +31,8 @@ struct MutationFixtureTests {
     /// input does not have, under a parent it does have. Never a replace, never an `add` onto
     /// an existing key (which RFC 6902 treats as a replace). The one exception is the label
     /// `eks.amazonaws.com/pod-identity`, which the webhook owns and sets to `enabled` whatever
-    /// it held, as the reference does (fixture 42).
+    /// it held, as the reference does (fixture 42); and with `--proxy-bypass`, a `test`+`replace`
+    /// pair appending to a NO_PROXY value (`isGuardedNoProxyEdit`).
     static func isSurgical(_ operation: PatchOperation, on pod: LosslessJSON) throws -> Bool {
         guard operation.op == .add else { return false }
         if operation.path == "/metadata/labels/eks.amazonaws.com~1pod-identity" { return true }
@@ -73,9 +74,10 @@ struct MutationFixtureTests {
             let patch = try #require(outcome.patch, "expected a patch: \(fixture.description)")
             #expect(outcome.decision == .mutated)
             let pod = try #require(fixture.pod)
-            for operation in patch.operations {
+            for (index, operation) in patch.operations.enumerated() {
                 #expect(
-                    try Self.isSurgical(operation, on: pod),
+                    try Self.isSurgical(operation, on: pod)
+                        || Self.isGuardedNoProxyEdit(patch.operations, at: index, on: pod),
                     "\(fixture.name): \(operation.op) \(operation.path) is not an add to …/-, /spec/volumes/0 or an absent member")
             }
             let expected = try #require(fixture.expectedPod)
