@@ -105,16 +105,20 @@ extension PodMutator {
 
     /// `list` with the `addresses` it lacks appended, or nil when it lists them all. Entries are
     /// the comma-separated parts of `list`, ASCII spaces and tabs around them ignored, compared
-    /// byte for byte. The existing text is kept as it is, so the result always starts with it.
+    /// byte for byte; `list` is read scalar by scalar (a `,` followed by a combining mark still
+    /// separates). The existing text is kept as it is, so the result always starts with it.
     static func appending(_ addresses: [String], to list: String) -> String? {
-        let entries = list.split(separator: ",", omittingEmptySubsequences: false).map { entry in
-            entry.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+        func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" }
+        let entries = list.unicodeScalars.split(separator: ",", omittingEmptySubsequences: false).map { entry in
+            var scalars = entry
+            while let first = scalars.first, isBlank(first) { scalars.removeFirst() }
+            while let last = scalars.last, isBlank(last) { scalars.removeLast() }
+            return String(String.UnicodeScalarView(scalars))
         }
-        let missing = addresses.filter { address in !entries.contains { same(String($0), address) } }
+        let missing = addresses.filter { address in !entries.contains { same($0, address) } }
         guard !missing.isEmpty else { return nil }
-        let blank = list.allSatisfy { $0 == " " || $0 == "\t" }
-        let separator = blank || list.hasSuffix(",") ? "" : ","
-        return list + separator + missing.joined(separator: ",")
+        let open = list.unicodeScalars.allSatisfy(isBlank) || list.unicodeScalars.last == ","
+        return list + (open ? "" : ",") + missing.joined(separator: ",")
     }
 }
 
