@@ -31,8 +31,8 @@ struct ConnectionTableTests {
         #expect(table.count == 3)
     }
 
-    @Test("a silent established connection goes before a young handshake; a used kept-alive one after it")
-    func silentBeforeYoungHandshakeBeforeUsed() {
+    @Test("silence past the patience goes first, then young handshakes, then fresh ones, then used kept-alive ones")
+    func patienceOrder() {
         var table = Table(limit: 3, patience: .seconds(1))
         _ = table.open(1, now: Self.at(0))
         _ = table.open(2, now: Self.at(0))
@@ -41,13 +41,17 @@ struct ConnectionTableTests {
         table.set(2, .fresh, now: Self.at(0.01))
         table.set(2, .busy, now: Self.at(0.02))
         table.set(2, .idle, now: Self.at(0.03))  // served a request, kept alive
-        // 3 and the newcomer are handshaking for less than a second: the silent 1 gives way.
-        #expect(table.open(4, now: Self.at(0.5)) == 1)
-        // Then the oldest young handshake, before the connection that has been used.
-        #expect(table.open(5, now: Self.at(0.6)) == 3)
-        #expect(table.phase(of: 2) == .idle)
-        // Once the handshakes are stale, they go first.
+        // At 0.5 s: 1 has just finished its handshake, 3 is still in its own: 3 gives way.
+        #expect(table.open(4, now: Self.at(0.5)) == 3)
+        // At 1.2 s: 1 has been silent past its patience, 4 is a young handshake: 1 goes.
+        #expect(table.open(5, now: Self.at(1.2)) == 1)
+        // At 2 s: 4's handshake is past its patience and goes before the used connection.
         #expect(table.open(6, now: Self.at(2)) == 4)
+        #expect(table.phase(of: 2) == .idle)
+        // With a young fresh connection and a used one left, the fresh one goes first.
+        table.set(5, .fresh, now: Self.at(2.05))
+        table.set(6, .fresh, now: Self.at(2.06))
+        #expect(table.open(7, now: Self.at(2.1)) == 5)
     }
 
     @Test("among idle connections the one idle longest goes; a busy one never")

@@ -69,8 +69,10 @@ struct HTTP2LifetimeTests {
         ) { server in
             let connection = try await RawConnection.connect(
                 port: server.webhookPort, trusting: ConnectionLimitsTests.certificate.certificatePEM, alpn: ["h2"])
-            // The preface and an empty SETTINGS; then never a SETTINGS ACK, never a PING ACK.
-            try await connection.send(Self.preface + Self.frame(type: 0x4))
+            // The preface and an empty SETTINGS; then never a SETTINGS ACK, never a PING ACK. On a
+            // loaded machine the idle timeout may already have closed the connection: that is
+            // the behaviour under test too, so a failed send is not a failure.
+            try? await connection.send(Self.preface + Self.frame(type: 0x4))
             #expect(await connection.closed(within: .seconds(10)))
             #expect(Self.setting(0x3, in: connection.receivedBytes) == 16)
             #expect(Self.frames(connection.receivedBytes).contains { $0.type == 0x7 })  // GOAWAY before the close
@@ -83,7 +85,8 @@ struct HTTP2LifetimeTests {
             configure: {
                 $0.readTimeout = .milliseconds(300)
                 $0.gracefulCloseTimeout = .milliseconds(300)
-                $0.idleTimeout = .milliseconds(500)
+                // Long enough for the request to arrive on a loaded machine.
+                $0.idleTimeout = .seconds(2)
             }, certificates: try ConnectionLimitsTests.store()
         ) { server in
             let client = try TestCertificates.client(trusting: ConnectionLimitsTests.certificate.certificatePEM)

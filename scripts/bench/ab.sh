@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Two webhook binaries side by side under the same load, pair by pair (A B A B …), so that
-# drift on the machine cancels in each ratio: review throughput (wrk, HTTP/1.1 keep-alive,
+# Two webhook binaries side by side under the same load, pair by pair (A B, B A, A B …), so
+# that drift on the machine cancels in each ratio: review throughput (wrk, HTTP/1.1 keep-alive,
 # 16 connections, the associated review of run.sh) and p99 at a fixed 1,000 reviews/s
 # (fixed-rate.py, open loop). For "did this change cost speed?"; run.sh measures one binary
 # in depth. Loopback only, not part of scripts/test.sh.
@@ -78,7 +78,10 @@ echo "| pair | A reviews/s | B reviews/s | B/A | A p99 ms at 1,000/s | B p99 ms 
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for ((i = 1; i <= pairs; i++)); do
   declare -A rps=() p99=()
-  for side in A:$port B:$((port + 2)); do
+  # Odd pairs run A first, even pairs B first, so that going first or second cancels too.
+  sides=("A:$port" "B:$((port + 2))")
+  if ((i % 2 == 0)); then sides=("B:$((port + 2))" "A:$port"); fi
+  for side in "${sides[@]}"; do
     name=${side%%:*} url="https://127.0.0.1:${side#*:}/mutate"
     line=$(REVIEW_FILE=$work/review.json wrk -t2 -c16 -d"${duration}s" --latency -s "$bench/post.lua" "$url" | grep '^bench:')
     [[ $(field "$line" errors) == 0 ]] || die "$name: wrk saw errors: $line"

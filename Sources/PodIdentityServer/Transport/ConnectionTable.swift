@@ -6,9 +6,10 @@
 /// closed for it, in this order (the oldest first within each):
 /// 1. one that has had `patience` to finish its TLS handshake and has not (a client on a
 ///    working network needs milliseconds);
-/// 2. one that finished its handshake and has sent no request since;
+/// 2. one that finished its handshake `patience` ago or more and has sent no request since;
 /// 3. one still within its handshake's patience;
-/// 4. one idle after serving requests, the one idle longest.
+/// 4. one that finished its handshake less than `patience` ago (its request is on the way);
+/// 5. one idle after serving requests, the one idle longest.
 /// A connection in the middle of a request is never chosen. This keeps the file descriptors
 /// and memory of a listener bounded, while a flood of connections that do nothing cannot lock
 /// out the API server: silent connections go first, a client handshaking right now goes
@@ -58,8 +59,8 @@ struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
             let rank: Int
             switch entry.phase {
             case .handshaking: rank = entry.at.advanced(by: patience) <= now ? 0 : 2
-            case .fresh: rank = 1
-            case .idle: rank = 3
+            case .fresh: rank = entry.at.advanced(by: patience) <= now ? 1 : 3
+            case .idle: rank = 4
             case .busy: continue
             }
             if let current = victim, (current.rank, current.since) <= (rank, entry.since) { continue }
