@@ -15,11 +15,15 @@ final class ConnectionRegistry: Sendable {
 
     private let state: Mutex<(table: Table, closers: [ObjectIdentifier: Closer])>
 
-    /// `patience`: how long a handshake may take before its connection is the first to give way.
-    init(listener: String, limit: Int, patience: Duration = .seconds(1), metrics: TransportMetrics) {
+    /// `patience`: how long a handshake may take before its connection is the first to give way;
+    /// `requestPatience`: how long after its handshake a connection may take to send a request.
+    init(
+        listener: String, limit: Int, patience: Duration = .seconds(1),
+        requestPatience: Duration = .milliseconds(100), metrics: TransportMetrics
+    ) {
         self.listener = listener
         self.metrics = metrics
-        self.state = Mutex((Table(limit: limit, patience: patience), [:]))
+        self.state = Mutex((Table(limit: limit, patience: patience, requestPatience: requestPatience), [:]))
     }
 
     var count: Int { state.withLock { $0.table.count } }

@@ -6,9 +6,10 @@
 /// closed for it, in this order (the oldest first within each):
 /// 1. one that has had `patience` to finish its TLS handshake and has not (a client on a
 ///    working network needs milliseconds);
-/// 2. one that finished its handshake `patience` ago or more and has sent no request since;
+/// 2. one that finished its handshake `requestPatience` ago or more and has sent no request
+///    since (a client sends its request right after its handshake);
 /// 3. one still within its handshake's patience;
-/// 4. one that finished its handshake less than `patience` ago (its request is on the way);
+/// 4. one that finished its handshake less than `requestPatience` ago (its request is on the way);
 /// 5. one idle after serving requests, the one idle longest.
 /// A connection in the middle of a request is never chosen. This keeps the file descriptors
 /// and memory of a listener bounded, while a flood of connections that do nothing cannot lock
@@ -36,12 +37,14 @@ struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
 
     let limit: Int
     let patience: Instant.Duration
+    let requestPatience: Instant.Duration
     private var entries: [ID: Entry] = [:]
     private var events: UInt64 = 0
 
-    init(limit: Int, patience: Instant.Duration) {
+    init(limit: Int, patience: Instant.Duration, requestPatience: Instant.Duration) {
         self.limit = max(1, limit)
         self.patience = patience
+        self.requestPatience = requestPatience
     }
 
     var count: Int { entries.count }
@@ -59,7 +62,7 @@ struct ConnectionTable<ID: Hashable, Instant: InstantProtocol> {
             let rank: Int
             switch entry.phase {
             case .handshaking: rank = entry.at.advanced(by: patience) <= now ? 0 : 2
-            case .fresh: rank = entry.at.advanced(by: patience) <= now ? 1 : 3
+            case .fresh: rank = entry.at.advanced(by: requestPatience) <= now ? 1 : 3
             case .idle: rank = 4
             case .busy: continue
             }
