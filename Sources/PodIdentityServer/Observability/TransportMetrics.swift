@@ -23,6 +23,8 @@ public final class TransportMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let bodyBytes: Gauge
     private let bodyRefused: Counter
+    /// Made once: a connection opening or closing sets its listener's gauge without a lookup.
+    private let openConnections: [String: Gauge]
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -32,15 +34,21 @@ public final class TransportMetrics: Sendable {
         bodyRefused = registry.makeCounter(
             name: Self.bodyRefusedLabel,
             help: "Requests refused with 503 because the in-flight body budget was full.")
-        for listener in ["webhook", "metrics"] { setOpenConnections(0, listener: listener) }
+        openConnections = Dictionary(
+            uniqueKeysWithValues: ["webhook", "metrics"].map { listener in
+                (listener, Self.openConnectionsGauge(registry, listener: listener))
+            })
         for reason in CloseReason.allCases { _ = counter(listener: "webhook", reason: reason) }
     }
 
     func setOpenConnections(_ count: Int, listener: String) {
+        (openConnections[listener] ?? Self.openConnectionsGauge(registry, listener: listener)).set(Double(count))
+    }
+
+    private static func openConnectionsGauge(_ registry: PrometheusCollectorRegistry, listener: String) -> Gauge {
         registry.makeGauge(
-            name: Self.openConnectionsLabel, labels: [("listener", listener)],
-            help: "Open client connections per listener (webhook: HTTPS, metrics: plain HTTP)."
-        ).set(Double(count))
+            name: openConnectionsLabel, labels: [("listener", listener)],
+            help: "Open client connections per listener (webhook: HTTPS, metrics: plain HTTP).")
     }
 
     func recordClosed(listener: String, reason: CloseReason) {

@@ -28,20 +28,24 @@ public final class BodyBudget: Sendable {
     public var inUse: Int { used.withLock { $0 } }
 
     /// Reserves `bytes` more for a request whose body is (or is declared to be) `bodySize`
-    /// bytes in all; false, and nothing reserved, when that would pass the request's ceiling.
-    public func reserve(_ bytes: Int, bodySize: Int) -> Bool {
-        guard bytes > 0 else { return true }
+    /// bytes in all, and returns the bytes in use then; nil, and nothing reserved, when that
+    /// would pass the request's ceiling.
+    @discardableResult
+    public func reserve(_ bytes: Int, bodySize: Int) -> Int? {
         let ceiling = bodySize > smallBodyLimit ? capacity - reservedForSmallBodies : capacity
         return used.withLock { used in
-            guard used + bytes <= ceiling else { return false }
-            used += bytes
-            return true
+            guard used + max(0, bytes) <= ceiling else { return nil }
+            used += max(0, bytes)
+            return used
         }
     }
 
-    /// Gives back what a finished request reserved.
-    public func release(_ bytes: Int) {
-        guard bytes > 0 else { return }
-        used.withLock { $0 = max(0, $0 - bytes) }
+    /// Gives back what a finished request reserved; returns the bytes still in use.
+    @discardableResult
+    public func release(_ bytes: Int) -> Int {
+        used.withLock { used in
+            used = max(0, used - max(0, bytes))
+            return used
+        }
     }
 }

@@ -78,17 +78,17 @@ final class BodyBudgetHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func reserve(_ bytes: Int, bodySize: Int) -> Bool {
-        guard budget.reserve(bytes, bodySize: bodySize) else { return false }
+        guard let inUse = budget.reserve(bytes, bodySize: bodySize) else { return false }
         held += bytes
-        changed(budget.inUse)
+        changed(inUse)
         return true
     }
 
     private func release() {
         guard held > 0 else { return }
-        budget.release(held)
+        let inUse = budget.release(held)
         held = 0
-        changed(budget.inUse)
+        changed(inUse)
     }
 
     private func refuse(_ context: ChannelHandlerContext) {
