@@ -326,7 +326,7 @@ struct ContainerCredentialProviderTests {
                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenPath,
                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "not-this-token",
                 ],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let resolved1 = try await provider.credentials()
             #expect(resolved1 == CredentialTest.endpointCredentials)
 
@@ -350,7 +350,7 @@ struct ContainerCredentialProviderTests {
                     "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(port)/v1/credentials",
                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "static-token",
                 ],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let resolved3 = try await provider.credentials()
             #expect(resolved3 == CredentialTest.endpointCredentials)
             #expect(fake.snapshot.containerRequests.map(\.authorization) == ["static-token"])
@@ -366,7 +366,7 @@ struct ContainerCredentialProviderTests {
                     "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(port)/v1/credentials",
                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong-token",
                 ],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let error = try #require(await CredentialTest.error(from: provider))
             #expect(error.kind == .failed)
             #expect(error.description.contains("401"))
@@ -383,7 +383,7 @@ struct ContainerCredentialProviderTests {
                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/5b8e1f6c-task",
                     "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/never",
                 ],
-                httpClient: .shared, relativeURIBase: "http://127.0.0.1:\(port)")
+                httpClient: .shared, timeout: .seconds(10), relativeURIBase: "http://127.0.0.1:\(port)")
             let resolved4 = try await provider.credentials()
             #expect(resolved4 == CredentialTest.endpointCredentials)
             let requests = fake.snapshot.containerRequests
@@ -404,7 +404,7 @@ struct ContainerCredentialProviderTests {
         try await fake.serve { port in
             let provider = ContainerCredentialProvider(
                 environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(port)/v1/credentials"],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let expiration = try #require(try await provider.credentials().expiration)
             #expect(abs(expiration.timeIntervalSince1970 - expected) < 0.001)
         }
@@ -443,7 +443,7 @@ struct ContainerCredentialProviderTests {
         try await fake.serve { port in
             let provider = ContainerCredentialProvider(
                 environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(port)/v1/credentials"],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let error = try #require(await CredentialTest.error(from: provider))
             #expect(error.kind == .failed)
             #expect(error.description.contains("500"))
@@ -464,7 +464,7 @@ struct ContainerCredentialProviderTests {
         try await fake.serve { port in
             let provider = ContainerCredentialProvider(
                 environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:\(port)/v1/credentials"],
-                httpClient: .shared)
+                httpClient: .shared, timeout: .seconds(10))
             let error = try #require(await CredentialTest.error(from: provider))
             #expect(error.kind == .failed)
             #expect(!error.description.contains("leaky-secret-value"))
@@ -615,7 +615,8 @@ struct IMDSCredentialProviderTests {
         let fake = FakeCredentialEndpoints()
         try await fake.serve { port in
             let provider = IMDSCredentialProvider(
-                environment: [:], httpClient: .shared, endpoint: URL(string: "http://127.0.0.1:\(port)")!)
+                environment: [:], httpClient: .shared, endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+                connectTimeout: .seconds(5), timeout: .seconds(10))
             let resolved5 = try await provider.credentials()
             #expect(resolved5 == CredentialTest.endpointCredentials)
             let requests = fake.snapshot.imdsRequests
@@ -638,7 +639,7 @@ struct IMDSCredentialProviderTests {
         let fake = FakeCredentialEndpoints()
         try await fake.serve { port in
             let provider = IMDSCredentialProvider(
-                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)/"], httpClient: .shared)
+                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)/"], httpClient: .shared, connectTimeout: .seconds(5), timeout: .seconds(10))
             let resolved6 = try await provider.credentials()
             #expect(resolved6 == CredentialTest.endpointCredentials)
             #expect(fake.snapshot.imdsRequests.count == 3)
@@ -663,7 +664,8 @@ struct IMDSCredentialProviderTests {
         let fake = FakeCredentialEndpoints { $0.imdsRole = nil }
         try await fake.serve { port in
             let provider = IMDSCredentialProvider(
-                environment: [:], httpClient: .shared, endpoint: URL(string: "http://127.0.0.1:\(port)")!)
+                environment: [:], httpClient: .shared, endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+                connectTimeout: .seconds(5), timeout: .seconds(10))
             let error = try #require(await CredentialTest.error(from: provider))
             #expect(error.kind == .notConfigured)
         }
