@@ -73,10 +73,13 @@ struct ConnectionLimitsTests {
                 let answer = try await WebhookServerTests.post(client, server.base + "/mutate", body: Reviews.body())
                 #expect(answer.status == 200)
             }
-            #expect(
-                try await Self.metric(
-                    server, #"pod_identity_webhook_connections_closed_total{listener="webhook",reason="evicted"} 5"#,
-                    client: client))
+            // Four for the newcomers, at least one for the client's first connection (a loaded
+            // machine may see the client open another, which evicts again).
+            let exposition = try await WebhookServerTests.get(client, server.metricsBase + "/metrics").body
+            let prefix = #"pod_identity_webhook_connections_closed_total{listener="webhook",reason="evicted"} "#
+            let evicted = exposition.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                .flatMap { Double($0.dropFirst(prefix.count)) }
+            #expect((evicted ?? 0) >= 5)
             for connection in held { connection.close() }
         }
     }
